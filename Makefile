@@ -1,0 +1,38 @@
+# mist: `make test` runs the whole suite (CI calls it through .ci/run).
+GO ?= go
+
+.PHONY: test deps vet test-go test-generated test-lua test-bench lua bench demo
+
+test: deps vet test-go test-generated test-lua test-bench
+
+deps:
+	@bash scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+# Unit, integration and fuzz seed-corpus tests, with the race detector.
+test-go:
+	$(GO) test -race -timeout 15m ./...
+
+# Generated protobuf code must match its .proto sources.
+test-generated:
+	@bash scripts/check-generated.sh
+
+# The luasteam-compatible module: build for Lua 5.1/LuaJIT and 5.4, run the Lua suites.
+lua:
+	@if [ -f lua/Makefile ]; then $(MAKE) -C lua build; else echo "lua: module not present"; fi
+
+test-lua:
+	@if [ -f lua/Makefile ]; then $(MAKE) -C lua test; else echo "test-lua: SKIPPED (no lua/ module yet)"; fi
+
+# Benchmark drivers at a tiny size (correctness, not timings).
+test-bench:
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -timeout 10m ./...; else echo "test-bench: SKIPPED (no bench/ module yet)"; fi
+
+# The full cross-library benchmark run (see docs/performance.md).
+bench:
+	@cd bench && $(GO) run ./cmd/mistbench
+
+demo:
+	$(GO) run ./cmd/mist demo
