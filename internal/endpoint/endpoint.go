@@ -1,0 +1,89 @@
+// Package endpoint owns mist's UDP sockets.
+//
+// Everything above it speaks [PacketConn], a batch-oriented datagram
+// interface that the fault injector and the in-memory network of
+// internal/netsim implement as well, so they can wrap or replace a real
+// socket without touching the I/O path.
+//
+// # Sockets
+//
+// [Listen] binds a local address; the unspecified IPv6 address ([::]:port)
+// gives a dual-stack socket that serves IPv4 and IPv6 peers alike. [Dial]
+// binds an ephemeral port in the address family of a remote peer, for the
+// client side of a connection. Neither socket is connected: every write
+// names its destination.
+//
+// # Addresses
+//
+// IPv4 peers always appear as plain IPv4 addresses (1.2.3.4:5), never in
+// their IPv4-mapped IPv6 form (::ffff:1.2.3.4), whichever kind of socket
+// received them; writing to a plain IPv4 address through a dual-stack socket
+// maps it as the kernel expects. One peer thus has one address, which keeps
+// connection lookup by address simple.
+//
+// # Batching
+//
+// On Linux reads and writes move up to [MaxBatch] datagrams per system call
+// (recvmmsg/sendmmsg through golang.org/x/net). Options.SingleDatagram
+// selects the one-datagram-per-call path used on other systems, so both are
+// exercised by tests on Linux.
+package endpoint
+
+import (
+	"log/slog"
+	"net/netip"
+)
+
+// Packet is one datagram in a batch.
+//
+// For a read, Buf's capacity is the space to fill; the read sets N, slices
+// Buf to Buf[:N] and sets Addr to the source. Datagrams larger than the
+// buffer are dropped, so buffers should hold the largest expected datagram.
+// For a write, Buf is the datagram and Addr its destination; N is ignored.
+type Packet struct {
+	Buf  []byte
+	N    int
+	Addr netip.AddrPort
+}
+
+// PacketConn is a datagram socket with batched I/O.
+//
+// ReadBatch blocks until at least one datagram arrives and returns how many
+// entries of ms it filled. WriteBatch sends ms in order and returns how many
+// were sent before an error, if any. Reads may run concurrently with writes;
+// concurrent reads (or concurrent writes) are serialised. After Close, both
+// return an error satisfying errors.Is(err, net.ErrClosed); Close unblocks a
+// pending ReadBatch.
+type PacketConn interface {
+	ReadBatch(ms []Packet) (int, error)
+	WriteBatch(ms []Packet) (int, error)
+	LocalAddr() netip.AddrPort
+	Close() error
+}
+
+// MaxBatch is the largest number of datagrams moved by one system call.
+const MaxBatch = 64
+
+// DefaultSocketBuffer is the kernel send and receive buffer size requested
+// for every socket.
+const DefaultSocketBuffer = 4 << 20
+
+// Options tunes a socket. The zero value (or a nil *Options) is the default.
+type Options struct {
+	// SingleDatagram moves one datagram per system call even where batched
+	// calls are available.
+	SingleDatagram bool
+	// SocketBuffer is the send and receive buffer size to request; 0 means
+	// DefaultSocketBuffer, negative leaves the kernel's default.
+	SocketBuffer int
+	// Logger receives the one warning issued if the kernel grants smaller
+	// buffers than requested. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) orDefault() Options {
+	if o == nil {
+		return Options{}
+	}
+	return *o
+}

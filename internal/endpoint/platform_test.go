@@ -1,0 +1,5 @@
+package endpoint
+
+import "runtime"
+
+var isLinux = runtime.GOOS == "linux"
