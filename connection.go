@@ -1,0 +1,226 @@
+package mist
+
+import (
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// transport is what carries one connection's messages: an in-process pipe
+// or a UDP connection. Every method is called with the connection's lock
+// held; implementations report state changes back through the connection.
+type transport interface {
+	// send queues one message and returns its message number.
+	send(now time.Time, lane int, data []byte, flags SendFlags) (int64, Result)
+	// flush cancels Nagle delays.
+	flush(now time.Time)
+	// accept completes an inbound handshake.
+	accept(now time.Time) Result
+	// close ends the connection from the local side. lingering asks for
+	// queued reliable data to be delivered first.
+	close(now time.Time, reason EndReason, debug string, linger bool)
+	// destroy tears the transport down at once without telling the peer.
+	destroy()
+	configureLanes(priorities []int, weights []uint16) Result
+	status(now time.Time, st *RealTimeStatus, lanes []LaneStatus)
+	detailedStatus() string
+	description() string
+}
+
+// connection is the API side of one connection: handle, state as the
+// application sees it, receive queue, poll group and configuration.
+type connection struct {
+	s      *Sockets
+	handle Conn
+	cfg    *configStore
+
+	mu         sync.Mutex
+	state      ConnState // may be internal (< 0) after the app closed it
+	apiClosed  bool      // the handle is gone for the application
+	inbound    bool
+	listen     ListenSocket
+	remote     Identity
+	remoteAddr netip.AddrPort
+	name       string
+	endReason  EndReason
+	endDebug   string
+	flags      ConnInfoFlags
+	lanes      int
+	tr         transport
+	// afterUnlock holds work that needs other connections' locks; it runs
+	// when the closing call releases c.mu.
+	afterUnlock []func()
+
+	// Guarded by s.qmu.
+	userData  int64
+	queue     msgList
+	group     *pollGroup
+	accepting bool // the queue takes new messages
+}
+
+func newConnection(s *Sockets, h Conn, parent *configStore) *connection {
+	c := &connection{s: s, handle: h, cfg: newConfigStore(&s.cfgMu, parent), lanes: 1, accepting: true}
+	return c
+}
+
+// setState moves to a new state and posts the change if the API-visible
+// state changed. Called with c.mu held.
+func (c *connection) setState(st ConnState) {
+	old := c.state
+	if old == st {
+		return
+	}
+	c.state = st
+	if !c.apiClosed && old.apiVisible() != st.apiVisible() {
+		c.s.postStatus(c, old)
+	}
+}
+
+// ended records why the connection ended and moves it to st
+// (ClosedByPeer or ProblemDetectedLocally). Called with c.mu held.
+func (c *connection) ended(st ConnState, reason EndReason, debug string) {
+	if c.state != StateConnecting && c.state != StateFindingRoute && c.state != StateConnected {
+		return
+	}
+	c.endReason = reason
+	c.endDebug = truncate(debug, MaxEndDebugLen)
+	c.setState(st)
+}
+
+// infoLocked builds the ConnectionInfo snapshot. Called with c.mu held.
+func (c *connection) infoLocked() ConnectionInfo {
+	desc := "#" + strconv.FormatUint(uint64(c.handle), 10)
+	if c.tr != nil {
+		desc += " " + c.tr.description()
+	}
+	if c.name != "" {
+		desc += " '" + c.name + "'"
+	}
+	c.s.qmu.Lock()
+	ud := c.userData
+	c.s.qmu.Unlock()
+	return ConnectionInfo{
+		RemoteIdentity: c.remote,
+		UserData:       ud,
+		ListenSocket:   c.listen,
+		RemoteAddr:     c.remoteAddr,
+		State:          c.state.apiVisible(),
+		EndReason:      c.endReason,
+		EndDebug:       c.endDebug,
+		Description:    truncate(desc, 127),
+		Flags:          c.flags,
+	}
+}
+
+// deliver queues a received message. It reports false, leaving m to the
+// caller, when the receive limits are reached or the application has
+// closed the connection. It needs no connection lock, only s.qmu, so a
+// transport may call it from anywhere.
+func (c *connection) deliver(m *Message, maxMessages, maxBytes int) bool {
+	s := c.s
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if !c.accepting {
+		return false
+	}
+	if maxMessages > 0 && c.queue.count >= maxMessages {
+		return false
+	}
+	if maxBytes > 0 && c.queue.bytes+len(m.Data) > maxBytes {
+		return false
+	}
+	m.Conn = c.handle
+	m.PeerIdentity = c.remote
+	m.ConnUserData = c.userData
+	m.owner = c
+	c.queue.pushBack(m)
+	if g := c.group; g != nil {
+		m.group = g
+		g.queue.pushBack(m)
+	}
+	return true
+}
+
+// popLocked removes m from both views of the queue. Called with s.qmu held.
+func (c *connection) popLocked(m *Message) {
+	c.queue.remove(m)
+	if g := m.group; g != nil {
+		g.queue.remove(m)
+	}
+	m.owner, m.group = nil, nil
+}
+
+// purgeLocked discards every unread message and leaves the poll group.
+// Called with s.qmu held.
+func (c *connection) purgeLocked() {
+	for m := c.queue.head; m != nil; m = c.queue.head {
+		c.popLocked(m)
+		m.Release()
+	}
+	if c.group != nil {
+		delete(c.group.conns, c)
+		c.group = nil
+	}
+	c.accepting = false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// pollGroup gathers the messages of several connections into one queue.
+type pollGroup struct {
+	handle PollGroup
+	queue  msgList // linked through the group links; guarded by s.qmu
+	conns  map[*connection]struct{}
+}
+
+func newPollGroup(h PollGroup) *pollGroup {
+	return &pollGroup{handle: h, queue: msgList{viaGroup: true}, conns: make(map[*connection]struct{})}
+}
+
+// detachAll removes every connection from the group; their messages stay
+// in their own queues. Called with s.qmu held.
+func (g *pollGroup) detachAll() {
+	for m := g.queue.head; m != nil; m = g.queue.head {
+		g.queue.remove(m)
+		m.group = nil
+	}
+	for c := range g.conns {
+		c.group = nil
+	}
+	clear(g.conns)
+}
+
+// setGroupLocked moves c to g (nil: no group), carrying its unread messages,
+// which are merged into g's queue by receive time. Called with s.qmu held.
+func (c *connection) setGroupLocked(g *pollGroup) {
+	old := c.group
+	if old == g {
+		return
+	}
+	if old != nil {
+		for m := c.queue.head; m != nil; m = c.queue.next(m) {
+			old.queue.remove(m)
+			m.group = nil
+		}
+		delete(old.conns, c)
+	}
+	c.group = g
+	if g == nil {
+		return
+	}
+	g.conns[c] = struct{}{}
+	for m := c.queue.head; m != nil; m = c.queue.next(m) {
+		at := g.queue.tail
+		for at != nil && at.TimeReceived.After(m.TimeReceived) {
+			at = g.queue.prev(at)
+		}
+		g.queue.insertAfter(at, m)
+		m.group = g
+	}
+}

@@ -1,0 +1,199 @@
+package mist
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Config configures a [Sockets] instance.
+type Config struct {
+	// Identity is the local identity. The zero value picks a random
+	// SteamID-style identity (steamid:<n>).
+	Identity Identity
+	// Options are applied at interface scope (ScopeSocketsInterface) and
+	// inherited by every listen socket and connection of the instance.
+	Options []ConfigValue
+	// OnConnectionStatusChanged and OnAuthenticationStatus, if set, are
+	// registered as by the methods of the same names.
+	OnConnectionStatusChanged func(*ConnStatusChanged)
+	OnAuthenticationStatus    func(*AuthStatus)
+}
+
+// Sockets is one ISteamNetworkingSockets interface instance. Its methods are
+// safe to call from any goroutine.
+//
+// Locks, outer first: mu (registry) → connection.mu → qmu (message queues
+// and poll group queues) → cbMu (callback queue). User code is never called
+// with any of them held.
+type Sockets struct {
+	identity Identity
+	cfgMu    sync.RWMutex
+	cfg      *configStore // interface scope
+
+	mu         sync.RWMutex
+	closed     bool
+	conns      map[Conn]*connection
+	lowIDs     map[uint16]bool // low halves of live and recently freed connection ids
+	freedIDs   []uint16        // FIFO of recently freed low halves
+	listens    map[ListenSocket]*listenSocket
+	groups     map[PollGroup]*pollGroup
+	nextListen uint32
+	nextGroup  uint32
+
+	qmu sync.Mutex
+
+	cbMu        sync.Mutex
+	callbacks   []func()
+	subscribers []*subscriber
+	authAvail   Availability
+	authDebug   string
+	authHandler func(*AuthStatus)
+
+	now func() time.Time
+}
+
+// New creates an interface instance.
+func New(cfg Config) (*Sockets, error) {
+	s := &Sockets{
+		identity:    cfg.Identity,
+		conns:       make(map[Conn]*connection),
+		lowIDs:      make(map[uint16]bool),
+		listens:     make(map[ListenSocket]*listenSocket),
+		groups:      make(map[PollGroup]*pollGroup),
+		authAvail:   AvailabilityNeverTried,
+		authDebug:   "Not Attempted",
+		authHandler: cfg.OnAuthenticationStatus,
+		now:         time.Now,
+	}
+	s.cfg = newConfigStore(&s.cfgMu, globalConfig)
+	if !s.identity.IsValid() {
+		s.identity = randomSteamID()
+	}
+	for _, v := range cfg.Options {
+		if !s.SetConfigValue(ScopeSocketsInterface, 0, v) {
+			return nil, errors.New("mist: cannot apply option " + v.String())
+		}
+	}
+	if cfg.OnConnectionStatusChanged != nil {
+		s.OnConnectionStatusChanged(cfg.OnConnectionStatusChanged)
+	}
+	return s, nil
+}
+
+// randomSteamID returns an individual account in the public universe with a
+// random account number.
+func randomSteamID() Identity {
+	var b [4]byte
+	rand.Read(b[:])
+	account := binary.LittleEndian.Uint32(b[:]) | 1
+	return SteamIDIdentity(0x0110000100000000 | uint64(account))
+}
+
+// Close closes every connection (reason AppException_Max, "SteamNetworkingSockets
+// shutdown", no linger), every listen socket and poll group, and releases
+// the sockets. Callbacks queued before are still delivered by RunCallbacks.
+func (s *Sockets) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conns := make([]Conn, 0, len(s.conns))
+	for h := range s.conns {
+		conns = append(conns, h)
+	}
+	listens := make([]ListenSocket, 0, len(s.listens))
+	for h := range s.listens {
+		listens = append(listens, h)
+	}
+	s.mu.Unlock()
+	for _, h := range conns {
+		s.closeConnection(h, EndAppExceptionMax, "SteamNetworkingSockets shutdown", false, true)
+	}
+	for _, h := range listens {
+		s.CloseListenSocket(h)
+	}
+	s.mu.Lock()
+	for h, g := range s.groups {
+		s.qmu.Lock()
+		g.detachAll()
+		s.qmu.Unlock()
+		delete(s.groups, h)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Identity returns the local identity (GetIdentity).
+func (s *Sockets) Identity() (Identity, bool) { return s.identity, s.identity.IsValid() }
+
+// InitAuthentication starts obtaining what authenticated connections need
+// and returns the current status. Certificates are self-signed, so the
+// status becomes Current at once; the change is delivered, like in Steam, at
+// the next RunCallbacks.
+func (s *Sockets) InitAuthentication() Availability {
+	s.cbMu.Lock()
+	defer s.cbMu.Unlock()
+	if s.authAvail != AvailabilityCurrent {
+		s.authAvail = AvailabilityCurrent
+		s.authDebug = "OK"
+		s.postAuthLocked()
+	}
+	return s.authAvail
+}
+
+// AuthenticationStatus returns the authentication status and its debug text.
+func (s *Sockets) AuthenticationStatus() (Availability, string) {
+	s.cbMu.Lock()
+	defer s.cbMu.Unlock()
+	return s.authAvail, s.authDebug
+}
+
+// ConnectP2P would connect to a peer by identity; P2P is not available yet,
+// so it returns 0 and ErrP2PUnavailable.
+func (s *Sockets) ConnectP2P(remote Identity, virtualPort int, opts ...ConfigValue) (Conn, error) {
+	return InvalidConn, ErrP2PUnavailable
+}
+
+// CreateListenSocketP2P would listen on a P2P virtual port; P2P is not
+// available yet, so it returns 0 and ErrP2PUnavailable.
+func (s *Sockets) CreateListenSocketP2P(virtualPort int, opts ...ConfigValue) (ListenSocket, error) {
+	return InvalidListenSocket, ErrP2PUnavailable
+}
+
+// ErrP2PUnavailable is returned by the P2P calls.
+var ErrP2PUnavailable = errors.New("mist: P2P not available")
+
+// allocConnID returns a fresh random connection id whose 16-bit halves are
+// both non-zero and whose low half is unused. Called with s.mu held.
+func (s *Sockets) allocConnID() (Conn, bool) {
+	if len(s.conns) >= maxConnections {
+		return 0, false
+	}
+	var b [4]byte
+	for {
+		rand.Read(b[:])
+		id := binary.LittleEndian.Uint32(b[:])
+		lo, hi := uint16(id), uint16(id>>16)
+		if lo == 0 || hi == 0 || s.lowIDs[lo] {
+			continue
+		}
+		s.lowIDs[lo] = true
+		return Conn(id), true
+	}
+}
+
+// freeConnID keeps the low half reserved for a while so late packets for
+// the old connection are not taken for a new one. Called with s.mu held.
+func (s *Sockets) freeConnID(h Conn) {
+	const recentlyFreed = 1024
+	s.freedIDs = append(s.freedIDs, uint16(h))
+	if len(s.freedIDs) > recentlyFreed {
+		delete(s.lowIDs, s.freedIDs[0])
+		s.freedIDs = s.freedIDs[1:]
+	}
+}
