@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/mistnet/mist"
+)
+
+// chatServer runs a chatRoom on a mist listen socket.
+type chatServer struct {
+	s     *mist.Sockets
+	group mist.PollGroup
+	log   *chatLog
+	room  *chatRoom[mist.Conn]
+}
+
+func (cs *chatServer) send(c mist.Conn, text string) {
+	// Like example_chat, a failed send (say, to a client that has just
+	// gone) is not worth reporting: the close event follows.
+	cs.s.SendMessageToConnection(c, []byte(text), mist.SendReliable)
+}
+
+func (cs *chatServer) close(c mist.Conn, debug string, linger bool) {
+	if linger {
+		waitDrained(cs.s, []mist.Conn{c}, drainTimeout)
+	}
+	cs.s.CloseConnection(c, chatCloseReason, debug, linger)
+}
+
+func (cs *chatServer) setName(c mist.Conn, name string) { cs.s.SetConnectionName(c, name) }
+
+// onStatus handles connection state changes, inside RunCallbacks.
+func (cs *chatServer) onStatus(ev *mist.ConnStatusChanged) {
+	switch ev.Info.State {
+	case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
+		cs.room.left(ev.Conn, ev.Info.State == mist.StateProblemDetectedLocally,
+			ev.Info.Description, int(ev.Info.EndReason), ev.Info.EndDebug)
+	case mist.StateConnecting:
+		cs.log.printf("Connection request from %s", ev.Info.Description)
+		if r := cs.s.AcceptConnection(ev.Conn); r != mist.ResultOK {
+			// The client may have given up already.
+			cs.s.CloseConnection(ev.Conn, 0, "", false)
+			cs.log.printf("Can't accept connection.  (It was already closed?)")
+			return
+		}
+		if !cs.s.SetConnectionPollGroup(ev.Conn, cs.group) {
+			cs.s.CloseConnection(ev.Conn, 0, "", false)
+			cs.log.printf("Failed to set poll group?")
+			return
+		}
+		cs.room.join(ev.Conn)
+	}
+	// Connected follows our own accept and is no news; None follows our
+	// own close.
+}
+
+// receive relays every queued message.
+func (cs *chatServer) receive() {
+	var batch [32]*mist.Message
+	for {
+		n := cs.s.ReceiveMessagesOnPollGroup(cs.group, batch[:])
+		for _, m := range batch[:max(n, 0)] {
+			conn, text := m.Conn, string(m.Data)
+			m.Release()
+			cs.room.received(conn, text)
+		}
+		if n < len(batch) {
+			return
+		}
+	}
+}
+
+func (cs *chatServer) printStats() {
+	for _, c := range cs.room.order {
+		if line, ok := statsLine(cs.s, c, cs.room.nicks[c]); ok {
+			cs.log.printf("%s", line)
+		}
+	}
+}
+
+func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, input *lineReader, stdout, stderr io.Writer) int {
+	s, err := mist.New(mist.Config{})
+	if err != nil {
+		fmt.Fprintf(stderr, "mist chat server: %v\n", err)
+		return 1
+	}
+	defer s.Close()
+	log := newChatLog(stdout)
+	cs := &chatServer{s: s, log: log}
+	cs.room = newChatRoom[mist.Conn](cs, log)
+	s.OnConnectionStatusChanged(cs.onStatus)
+
+	listen := s.CreateListenSocketIP(local, o.configValues()...)
+	if listen == mist.InvalidListenSocket {
+		fmt.Fprintf(stderr, "mist chat server: cannot listen on UDP %s: %s\n", formatListenAddr(local), udpDiagnosis(local))
+		fmt.Fprintf(stderr, "  Is another server already using port %d? Choose another with --port (0 picks a free one).\n", local.Port())
+		return 1
+	}
+	defer s.CloseListenSocket(listen)
+	cs.group = s.CreatePollGroup()
+	defer s.DestroyPollGroup(cs.group)
+	bound, ok := s.ListenSocketAddress(listen)
+	if !ok {
+		bound = local
+	}
+	log.printf("Server listening on port %d", bound.Port())
+
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	var statsTick <-chan time.Time
+	if o.stats {
+		t := time.NewTicker(o.statsInterval)
+		defer t.Stop()
+		statsTick = t.C
+	}
+	lines := input.lines
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.printf("Shutting down server")
+			break loop
+		case line, ok := <-lines:
+			if !ok {
+				// Unlike example_chat, losing the console does not stop the
+				// server: it may run detached, with no input at all.
+				lines = nil
+				continue
+			}
+			if line == "/quit" {
+				log.printf("Shutting down server")
+				break loop
+			}
+			log.printf("The server only knows one command: '/quit'")
+		case <-tick.C:
+			cs.receive()
+			s.RunCallbacks()
+		case <-statsTick:
+			cs.printStats()
+		}
+	}
+
+	log.printf("Closing connections...")
+	cs.room.shutdown()
+	return 0
+}
+
+// udpDiagnosis explains why a UDP socket on local cannot be opened: the
+// library only reports failure, so try the same bind here and show what the
+// system says.
+func udpDiagnosis(local netip.AddrPort) string {
+	network := "udp"
+	if local.Addr().Is4() {
+		network = "udp4"
+	}
+	pc, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(local))
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			return se.Err.Error()
+		}
+		return err.Error()
+	}
+	pc.Close()
+	return "the network library refused it (no further detail)"
+}
+
+// formatListenAddr names the address a server listens on for people.
+func formatListenAddr(a netip.AddrPort) string {
+	if a.Addr().IsUnspecified() {
+		return fmt.Sprintf("port %d on all interfaces", a.Port())
+	}
+	return formatAddr(a)
+}
