@@ -55,8 +55,8 @@ var (
 
 // wrap turns a parse failure into a DecodeError at off.
 func wrap(err error, b []byte, off int) error {
-	var pe *parseErr
-	if !errors.As(err, &pe) {
+	pe, ok := err.(*parseErr)
+	if !ok {
 		return err
 	}
 	lead := byte(0)
