@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mistnet/mist"
+)
+
+func init() {
+	register("demo", command{
+		summary: "a server and clients in one process over loopback UDP, with a live view and a delivery check",
+		run: func(args []string, stdout, stderr io.Writer) int {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, args, stdout, stderr)
+		},
+	})
+}
+
+const demoUsage = `Usage: mist demo [flags]
+
+Starts a server and clients in this process, connected over real UDP on
+127.0.0.1, and has every connection send reliable and unreliable messages
+both ways through mist's simulated packet loss and lag. A live view shows
+each connection's state, ping, quality, rates and queues about once a
+second. At the end a summary counts the messages of each kind and checks
+that every reliable message arrived exactly once, in order and intact
+(each carries a sequence number and a checksum). The exit status is 1 if
+one did not, or if a connection failed.
+
+Flags:
+`
+
+type demoOptions struct {
+	duration       time.Duration
+	clients        int
+	lossPct        float64
+	lag            time.Duration
+	reliableRate   float64
+	unreliableRate float64
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o demoOptions
+	fs := flag.NewFlagSet("mist demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.duration, "duration", 15*time.Second, "how long to send traffic")
+	fs.IntVar(&o.clients, "clients", 3, "number of clients (1 to 50)")
+	fs.Float64Var(&o.lossPct, "loss", 2, "simulated packet loss on every send, in percent (0 to 50)")
+	fs.DurationVar(&o.lag, "lag", 10*time.Millisecond, "simulated one-way lag added to every packet (0 to 1s)")
+	fs.Float64Var(&o.reliableRate, "reliable-rate", 50, "reliable messages per second, each way on each connection")
+	fs.Float64Var(&o.unreliableRate, "unreliable-rate", 30, "unreliable messages per second, each way on each connection")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, demoUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mist demo: unexpected argument %q (the demo takes only flags; see mist demo -h)\n", fs.Arg(0))
+		return 2
+	}
+	if msg := o.check(); msg != "" {
+		fmt.Fprintf(stderr, "mist demo: %s\n", msg)
+		return 2
+	}
+	return o.run(ctx, stdout, stderr)
+}
+
+func (o demoOptions) check() string {
+	switch {
+	case o.duration <= 0 || o.duration > 24*time.Hour:
+		return fmt.Sprintf("--duration %v: give a positive duration such as 15s or 2m", o.duration)
+	case o.clients < 1 || o.clients > 50:
+		return fmt.Sprintf("--clients %d: give a number from 1 to 50", o.clients)
+	case o.lossPct < 0 || o.lossPct > 50:
+		return fmt.Sprintf("--loss %g: give a percentage from 0 to 50", o.lossPct)
+	case o.lag < 0 || o.lag > time.Second:
+		return fmt.Sprintf("--lag %v: give a duration from 0 to 1s", o.lag)
+	case o.reliableRate < 0 || o.reliableRate > 10000 || o.unreliableRate < 0 || o.unreliableRate > 10000:
+		return "message rates must be from 0 to 10000 per second"
+	}
+	return ""
+}
+
+// drainLimit bounds the wait, after sending stops, for reliable messages
+// still in flight (retransmissions through simulated loss take a few RTOs).
+const drainLimit = 15 * time.Second
+
+// setGlobal sets a process-wide option and returns how to put it back.
+func setGlobal(v mist.ConfigValue) (restore func(), ok bool) {
+	old, res := mist.GlobalConfigValue(v.Option)
+	if !mist.SetGlobalConfigValue(v) {
+		return func() {}, false
+	}
+	return func() {
+		if res == mist.ConfigOK {
+			mist.SetGlobalConfigValue(old)
+		} else {
+			mist.ResetGlobalConfigValue(v.Option)
+		}
+	}, true
+}
+
+func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
+	// The fault simulation is process-wide, as in GNS.
+	for _, v := range []mist.ConfigValue{
+		mist.FloatValue(mist.OptFakePacketLossSend, float32(o.lossPct)),
+		mist.Int32Value(mist.OptFakePacketLagSend, int32(o.lag/time.Millisecond)),
+	} {
+		restore, ok := setGlobal(v)
+		if !ok {
+			fmt.Fprintf(stderr, "mist demo: cannot set %s\n", v)
+			return 1
+		}
+		defer restore()
+	}
+
+	traffic := newDemoTraffic(o.reliableRate, o.unreliableRate)
+	var sockets []*mist.Sockets
+	defer func() {
+		for _, s := range sockets {
+			s.Close()
+		}
+	}()
+	newSockets := func() (*mist.Sockets, error) {
+		s, err := mist.New(mist.Config{})
+		if err == nil {
+			sockets = append(sockets, s)
+		}
+		return s, err
+	}
+
+	server, err := newSockets()
+	if err != nil {
+		fmt.Fprintf(stderr, "mist demo: %v\n", err)
+		return 1
+	}
+	listen := server.CreateListenSocketIP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if listen == mist.InvalidListenSocket {
+		fmt.Fprintf(stderr, "mist demo: cannot listen on 127.0.0.1: %s\n", udpDiagnosis(netip.MustParseAddrPort("127.0.0.1:0")))
+		return 1
+	}
+	serverAddr, _ := server.ListenSocketAddress(listen)
+
+	var notes []string // connection events, shown in the live view title
+	note := func(format string, args ...any) {
+		notes = append(notes, fmt.Sprintf(format, args...))
+	}
+	serverEnds := map[mist.Conn]*demoEnd{}
+	server.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
+		e := serverEnds[ev.Conn]
+		switch ev.Info.State {
+		case mist.StateConnecting:
+			if r := server.AcceptConnection(ev.Conn); r != mist.ResultOK {
+				note("server could not accept %s: %v", ev.Info.Description, r)
+				server.CloseConnection(ev.Conn, 0, "", false)
+				return
+			}
+			k := len(serverEnds) + 1
+			e = &demoEnd{s: server, conn: ev.Conn, label: fmt.Sprintf("server#%d", k), stream: uint16(100 + k), labelPending: true}
+			serverEnds[ev.Conn] = e
+			traffic.add(e)
+		case mist.StateConnected:
+			if e != nil {
+				e.connected = true
+			}
+		case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
+			if e != nil && !e.closed {
+				e.note(fmt.Sprintf("%s (%d): %s", ev.Info.State, ev.Info.EndReason, ev.Info.EndDebug))
+				note("%s: %s", e.label, e.failed)
+			}
+		}
+	})
+
+	for i := 1; i <= o.clients; i++ {
+		cs, err := newSockets()
+		if err != nil {
+			fmt.Fprintf(stderr, "mist demo: %v\n", err)
+			return 1
+		}
+		e := &demoEnd{s: cs, label: fmt.Sprintf("client%d->server", i), stream: uint16(i)}
+		cs.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
+			switch ev.Info.State {
+			case mist.StateConnected:
+				e.connected = true
+				note("%s connected", e.label)
+			case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
+				if !e.closed {
+					e.note(fmt.Sprintf("%s (%d): %s", ev.Info.State, ev.Info.EndReason, ev.Info.EndDebug))
+					note("%s: %s", e.label, e.failed)
+				}
+			}
+		})
+		e.conn = cs.ConnectByIPAddress(serverAddr)
+		if e.conn == mist.InvalidConn {
+			fmt.Fprintf(stderr, "mist demo: client %d cannot connect to %s: %s\n", i, formatAddr(serverAddr), udpDiagnosis(netip.AddrPort{}))
+			return 1
+		}
+		traffic.add(e)
+	}
+
+	view := newLiveView(stdout)
+	fmt.Fprintf(stdout, "mist demo: server on %s, %d clients, %v of traffic, simulated loss %g%%, lag %v\n\n",
+		formatAddr(serverAddr), o.clients, o.duration, o.lossPct, o.lag)
+
+	start := time.Now()
+	traffic.startSending(start)
+	sendUntil := start.Add(o.duration)
+	var drainUntil time.Time
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	viewTick := time.NewTicker(time.Second)
+	defer viewTick.Stop()
+	interrupted := false
+	stopSending := func(now time.Time) {
+		traffic.stopSending()
+		drainUntil = now.Add(drainLimit)
+	}
+	title := func() string {
+		s := "sending"
+		if !traffic.sending {
+			s = "sending stopped, waiting for reliable messages in flight"
+		}
+		if len(notes) > 0 {
+			s += "  |  " + notes[len(notes)-1]
+		}
+		return s
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			if !interrupted {
+				interrupted = true
+				stopSending(time.Now())
+			}
+			ctx = context.Background()
+			continue
+		case now := <-viewTick.C:
+			traffic.refreshStatus()
+			view.draw(now.Sub(start), title(), traffic.rows())
+			continue
+		case <-tick.C:
+		}
+		now := time.Now()
+		for _, s := range sockets {
+			s.RunCallbacks()
+		}
+		traffic.step(now)
+		if traffic.sending && !now.Before(sendUntil) {
+			stopSending(now)
+		}
+		if !traffic.sending && (traffic.reliableComplete() || now.After(drainUntil)) {
+			break
+		}
+	}
+
+	traffic.refreshStatus()
+	view.draw(time.Since(start), "done", traffic.rows())
+	for _, e := range traffic.ends {
+		if !e.closed {
+			e.s.CloseConnection(e.conn, 0, "Demo over", true)
+			e.closed = true
+		}
+	}
+	return printDemoSummary(stdout, o, traffic, time.Since(start), interrupted)
+}
+
+// printDemoSummary prints the totals and the verdict, and returns the exit
+// status.
+func printDemoSummary(w io.Writer, o demoOptions, d *demoTraffic, elapsed time.Duration, interrupted bool) int {
+	up := d.totals(func(e *demoEnd) bool { return e.stream < 100 })
+	down := d.totals(func(e *demoEnd) bool { return e.stream >= 100 })
+
+	fmt.Fprintf(w, "\nSummary after %.1fs", elapsed.Seconds())
+	if interrupted {
+		fmt.Fprint(w, " (interrupted)")
+	}
+	fmt.Fprintln(w, ":")
+	fmt.Fprintf(w, "  %-16s %9s %9s %8s %9s %10s\n", "reliable", "sent", "received", "missing", "dup/late", "bytes")
+	for _, r := range []struct {
+		name string
+		t    demoTotals
+	}{{"client -> server", up}, {"server -> client", down}} {
+		fmt.Fprintf(w, "  %-16s %9d %9d %8d %9d %10d\n", r.name, r.t.relSent, r.t.relReceived, r.t.relMissing, r.t.relBackwards, r.t.relBytes)
+	}
+	fmt.Fprintf(w, "  %-16s %9s %9s %8s %9s %10s\n", "unreliable", "sent", "received", "lost", "reordered", "duplicated")
+	for _, r := range []struct {
+		name string
+		t    demoTotals
+	}{{"client -> server", up}, {"server -> client", down}} {
+		lost := "-"
+		if r.t.unrelSent > 0 {
+			lost = fmt.Sprintf("%.1f%%", 100*float64(r.t.unrelSent-min(r.t.unrelReceived, r.t.unrelSent))/float64(r.t.unrelSent))
+		}
+		fmt.Fprintf(w, "  %-16s %9d %9d %8s %9d %10d\n", r.name, r.t.unrelSent, r.t.unrelReceived, lost, r.t.unrelReordered, r.t.unrelDuplicates)
+	}
+	if up.retransmits >= 0 && down.retransmits >= 0 {
+		fmt.Fprintf(w, "  retransmissions: %d by clients, %d by the server\n", up.retransmits, down.retransmits)
+	} else {
+		fmt.Fprintln(w, "  retransmissions: not reported by the connection status")
+	}
+	if n := up.limitHits + down.limitHits; n > 0 {
+		fmt.Fprintf(w, "  send buffer full %d times (senders waited; nothing is dropped)\n", n)
+	}
+
+	failed := false
+	var connProblems []string
+	for _, e := range d.ends {
+		if e.failed != "" {
+			connProblems = append(connProblems, fmt.Sprintf("%s: %s", e.label, e.failed))
+		}
+	}
+	if len(connProblems) > 0 {
+		failed = true
+		fmt.Fprintln(w, "connections: FAILED")
+		for _, p := range connProblems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	relSent := up.relSent + down.relSent
+	if up.reliableOK() && down.reliableOK() && d.corrupt == 0 && d.misrouted == 0 {
+		fmt.Fprintf(w, "reliable delivery: OK, all %d reliable messages arrived exactly once, in order, intact\n", relSent)
+	} else {
+		failed = true
+		fmt.Fprintf(w, "reliable delivery: FAILED, %d missing, %d duplicated or out of order, %d skipped over, %d corrupt, %d misrouted\n",
+			up.relMissing+down.relMissing, up.relBackwards+down.relBackwards, up.relSkipped+down.relSkipped, d.corrupt, d.misrouted)
+		problems := append(up.problems, down.problems...)
+		if d.firstBad != "" {
+			problems = append(problems, d.firstBad)
+		}
+		fmt.Fprintf(w, "  %s\n", strings.Join(problems, "\n  "))
+	}
+	if relSent == 0 {
+		failed = true
+		fmt.Fprintln(w, "nothing was sent: did the clients connect?")
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
