@@ -1,0 +1,168 @@
+package bridge
+
+import (
+	"math"
+	"net/netip"
+
+	"github.com/mistnet/mist"
+)
+
+// mistBackend adapts a *mist.Sockets to Backend.
+type mistBackend struct {
+	s       *mist.Sockets
+	events  []Event // filled by mist's callbacks during RunCallbacks
+	recvBuf []*mist.Message
+}
+
+// NewMist creates a mist interface instance whose identity is the SteamID
+// steamID, or a random one when steamID is 0.
+func NewMist(steamID uint64) (Backend, error) {
+	b := &mistBackend{}
+	cfg := mist.Config{
+		OnConnectionStatusChanged: b.onConnChanged,
+		OnAuthenticationStatus:    b.onAuthStatus,
+	}
+	if steamID != 0 {
+		cfg.Identity = mist.SteamIDIdentity(steamID)
+	}
+	s, err := mist.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b.s = s
+	return b, nil
+}
+
+func (b *mistBackend) onConnChanged(ev *mist.ConnStatusChanged) {
+	b.events = append(b.events, Event{Kind: EventConnChanged, Conn: ConnChange{
+		Conn:      uint32(ev.Conn),
+		State:     int32(ev.Info.State),
+		OldState:  int32(ev.OldState),
+		EndReason: int32(ev.Info.EndReason),
+		EndDebug:  ev.Info.EndDebug,
+	}})
+}
+
+func (b *mistBackend) onAuthStatus(ev *mist.AuthStatus) {
+	b.events = append(b.events, Event{Kind: EventAuthStatus, Status: int32(ev.Avail), Msg: ev.Debug})
+}
+
+// configValues turns options-table entries into Int32 config values, as
+// luasteam does; values outside int32 saturate.
+func configValues(opts []Option) []mist.ConfigValue {
+	vals := make([]mist.ConfigValue, len(opts))
+	for i, o := range opts {
+		v := min(max(o.Value, math.MinInt32), math.MaxInt32)
+		vals[i] = mist.Int32Value(mist.ConfigOption(o.ID), int32(v))
+	}
+	return vals
+}
+
+func (b *mistBackend) CreateListenSocketIP(addr netip.AddrPort, opts []Option) uint32 {
+	return uint32(b.s.CreateListenSocketIP(addr, configValues(opts)...))
+}
+
+func (b *mistBackend) ConnectByIPAddress(addr netip.AddrPort, opts []Option) uint32 {
+	return uint32(b.s.ConnectByIPAddress(addr, configValues(opts)...))
+}
+
+func (b *mistBackend) AcceptConnection(conn uint32) int32 {
+	return int32(b.s.AcceptConnection(mist.Conn(conn)))
+}
+
+func (b *mistBackend) CloseConnection(conn uint32, reason int32, debug string, linger bool) bool {
+	return b.s.CloseConnection(mist.Conn(conn), mist.EndReason(reason), debug, linger)
+}
+
+func (b *mistBackend) CloseListenSocket(sock uint32) bool {
+	return b.s.CloseListenSocket(mist.ListenSocket(sock))
+}
+
+func (b *mistBackend) SendMessageToConnection(conn uint32, data []byte, flags int32) int32 {
+	_, r := b.s.SendMessageToConnection(mist.Conn(conn), data, mist.SendFlags(flags))
+	return int32(r)
+}
+
+func (b *mistBackend) SendMessages(msgs []OutMessage) []int64 {
+	batch := make([]*mist.Message, len(msgs))
+	for i, m := range msgs {
+		mm := mist.NewMessage(len(m.Data))
+		copy(mm.Data, m.Data)
+		mm.Conn = mist.Conn(m.Conn)
+		mm.Flags = mist.SendFlags(m.Flags)
+		batch[i] = mm
+	}
+	return b.s.SendMessages(batch, true)
+}
+
+func (b *mistBackend) FlushMessagesOnConnection(conn uint32) int32 {
+	return int32(b.s.FlushMessagesOnConnection(mist.Conn(conn)))
+}
+
+func (b *mistBackend) ReceiveMessagesOnConnection(conn uint32, max int, dst []InMessage) ([]InMessage, bool) {
+	return b.receive(dst, max, func(out []*mist.Message) int {
+		return b.s.ReceiveMessagesOnConnection(mist.Conn(conn), out)
+	})
+}
+
+func (b *mistBackend) ReceiveMessagesOnPollGroup(group uint32, max int, dst []InMessage) ([]InMessage, bool) {
+	return b.receive(dst, max, func(out []*mist.Message) int {
+		return b.s.ReceiveMessagesOnPollGroup(mist.PollGroup(group), out)
+	})
+}
+
+// receive runs one receive call and copies the messages out, releasing them.
+func (b *mistBackend) receive(dst []InMessage, max int, recv func([]*mist.Message) int) ([]InMessage, bool) {
+	if cap(b.recvBuf) < max {
+		b.recvBuf = make([]*mist.Message, max)
+	}
+	out := b.recvBuf[:max]
+	n := recv(out)
+	if n < 0 {
+		return dst, false
+	}
+	for _, m := range out[:n] {
+		dst = append(dst, InMessage{Conn: uint32(m.Conn), Data: append([]byte(nil), m.Data...)})
+		m.Release()
+	}
+	clear(out[:n])
+	return dst, true
+}
+
+func (b *mistBackend) ConnectionDescription(conn uint32) (string, bool) {
+	info, ok := b.s.ConnectionInfo(mist.Conn(conn))
+	return info.Description, ok
+}
+
+func (b *mistBackend) CreatePollGroup() uint32 { return uint32(b.s.CreatePollGroup()) }
+
+func (b *mistBackend) DestroyPollGroup(group uint32) bool {
+	return b.s.DestroyPollGroup(mist.PollGroup(group))
+}
+
+func (b *mistBackend) SetConnectionPollGroup(conn, group uint32) bool {
+	return b.s.SetConnectionPollGroup(mist.Conn(conn), mist.PollGroup(group))
+}
+
+func (b *mistBackend) InitAuthentication() int32 { return int32(b.s.InitAuthentication()) }
+
+func (b *mistBackend) AuthenticationStatus() (int32, string) {
+	a, msg := b.s.AuthenticationStatus()
+	return int32(a), msg
+}
+
+func (b *mistBackend) SteamID() uint64 {
+	id, _ := b.s.Identity()
+	return id.SteamID()
+}
+
+func (b *mistBackend) RunCallbacks(emit func(Event)) {
+	b.s.RunCallbacks()
+	events := b.events
+	b.events = nil
+	for _, ev := range events {
+		emit(ev)
+	}
+}
+
+func (b *mistBackend) Close() { b.s.Close() }

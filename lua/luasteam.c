@@ -1,0 +1,684 @@
+/*
+ * The Lua side of the luasteam-compatible module: argument checking, Lua
+ * values, Lua errors and callback dispatch. Everything that needs the
+ * network goes to the Go exports in exports.go, which return status codes;
+ * Lua errors are raised here only, after the Go call has returned, so a
+ * longjmp never crosses a Go frame.
+ *
+ * The same source builds against the Lua 5.1 (LuaJIT, LÖVE) and 5.4 headers.
+ * The module does not link liblua: the interpreter that loads it provides the
+ * Lua API symbols.
+ */
+#include <lua.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "luasteam.h"
+#include "_cgo_export.h"
+
+#define UINT64_MT "luasteam.uint64"
+#define LISTEN_MT "luasteam.listenSocket"
+/* Registry key of the networkingSockets table, where callbacks are looked up. */
+#define SOCKETS_KEY "luasteam.networkingSockets"
+
+/* At most this many options are recognised, so a fixed array holds them. */
+#define MAX_OPTIONS 32
+/* sendMessages refuses batches larger than this (a typo, not a batch). */
+#define MAX_BATCH (1 << 20)
+
+/* ---- small helpers working on both Lua 5.1 and 5.4 ---- */
+
+static void set_funcs(lua_State *L, const luaL_Reg *fns) {
+	for (; fns->name != NULL; fns++) {
+		lua_pushcfunction(L, fns->func);
+		lua_setfield(L, -2, fns->name);
+	}
+}
+
+/* Returns the userdata at idx if its metatable is the registry's mt. */
+static void *test_udata(lua_State *L, int idx, const char *mt) {
+	void *p = lua_touserdata(L, idx);
+	int same;
+	if (p == NULL || !lua_getmetatable(L, idx)) {
+		return NULL;
+	}
+	luaL_getmetatable(L, mt);
+	same = lua_rawequal(L, -1, -2);
+	lua_pop(L, 2);
+	return same ? p : NULL;
+}
+
+/* Reads an integer from idx; *ok is 0 if the value is not an integer. */
+static lua_Integer to_integer(lua_State *L, int idx, int *ok) {
+#if LUA_VERSION_NUM >= 503
+	return lua_tointegerx(L, idx, ok);
+#else
+	*ok = lua_isnumber(L, idx);
+	return *ok ? lua_tointeger(L, idx) : 0;
+#endif
+}
+
+/* Raises the Lua error for a non-zero status from the Go side. */
+static void check(lua_State *L, int status) {
+	char msg[512];
+	switch (status) {
+	case MIST_OK:
+		return;
+	case MIST_ERR_NOT_INIT:
+		luaL_error(L, "luasteam: Steam.init() must be called first");
+		return;
+	case MIST_ERR_P2P:
+		luaL_error(L, "luasteam: P2P not available yet (use createListenSocketIP / connectByIPAddress)");
+		return;
+	default:
+		mistLastError(msg, sizeof msg);
+		luaL_error(L, "luasteam: %s", msg);
+	}
+}
+
+/* Connection and poll group handles are numbers; values that cannot be a
+ * uint32 handle become 0, which every call treats as invalid. */
+static uint32_t check_handle(lua_State *L, int idx) {
+	lua_Integer v = luaL_checkinteger(L, idx);
+	if (v < 0 || v > (lua_Integer)0xffffffffu) {
+		return 0;
+	}
+	return (uint32_t)v;
+}
+
+static void push_result(lua_State *L, int result) {
+	char name[64];
+	mistResultName(result, name, sizeof name);
+	lua_pushstring(L, name);
+}
+
+static const char *state_name(int state) {
+	static const char *const names[] = {
+		"None", "Connecting", "FindingRoute", "Connected", "ClosedByPeer", "ProblemDetectedLocally",
+	};
+	/* Internal states (negative) are reported as None, as the C++ API does. */
+	return state >= 0 && state < 6 ? names[state] : "None";
+}
+
+/* ---- uint64 userdata ---- */
+
+static void push_uint64(lua_State *L, uint64_t v) {
+	uint64_t *p = (uint64_t *)lua_newuserdata(L, sizeof *p);
+	*p = v;
+	luaL_getmetatable(L, UINT64_MT);
+	lua_setmetatable(L, -2);
+}
+
+static uint64_t check_uint64(lua_State *L, int idx) {
+	uint64_t *p = (uint64_t *)test_udata(L, idx, UINT64_MT);
+	if (p == NULL) {
+		luaL_argerror(L, idx, "uint64 expected");
+	}
+	return *p;
+}
+
+static int uint64_eq(lua_State *L) {
+	uint64_t *a = (uint64_t *)test_udata(L, 1, UINT64_MT);
+	uint64_t *b = (uint64_t *)test_udata(L, 2, UINT64_MT);
+	lua_pushboolean(L, a != NULL && b != NULL && *a == *b);
+	return 1;
+}
+
+static int uint64_tostring(lua_State *L) {
+	char buf[32];
+	snprintf(buf, sizeof buf, "%llu", (unsigned long long)check_uint64(L, 1));
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+/* ---- listen sockets: full userdata holding the handle ---- */
+
+typedef struct {
+	uint32_t handle; /* 0 once closed */
+} listen_socket;
+
+static void push_listen_socket(lua_State *L, uint32_t handle) {
+	listen_socket *s = (listen_socket *)lua_newuserdata(L, sizeof *s);
+	s->handle = handle;
+	luaL_getmetatable(L, LISTEN_MT);
+	lua_setmetatable(L, -2);
+}
+
+static int listen_socket_tostring(lua_State *L) {
+	listen_socket *s = (listen_socket *)luaL_checkudata(L, 1, LISTEN_MT);
+	char buf[64];
+	if (s->handle == 0) {
+		snprintf(buf, sizeof buf, "listen socket (closed)");
+	} else {
+		snprintf(buf, sizeof buf, "listen socket %lu", (unsigned long)s->handle);
+	}
+	lua_pushstring(L, buf);
+	return 1;
+}
+
+static int listen_socket_eq(lua_State *L) {
+	listen_socket *a = (listen_socket *)test_udata(L, 1, LISTEN_MT);
+	listen_socket *b = (listen_socket *)test_udata(L, 2, LISTEN_MT);
+	lua_pushboolean(L, a != NULL && b != NULL && a->handle != 0 && a->handle == b->handle);
+	return 1;
+}
+
+/* ---- options tables ---- */
+
+typedef struct {
+	int n;
+	int32_t ids[MAX_OPTIONS];
+	int64_t values[MAX_OPTIONS];
+} options;
+
+/* Like luasteam, the options table is whatever the last argument is, if it
+ * is a table. Unknown keys are reported on stderr and skipped; a value that
+ * is not an integer is an error. */
+static void read_options(lua_State *L, options *o) {
+	int t = lua_gettop(L);
+	o->n = 0;
+	if (t < 1 || !lua_istable(L, t)) {
+		return;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		int32_t id;
+		int known = 0;
+		const char *key = NULL;
+		size_t keylen = 0;
+		if (lua_type(L, -2) == LUA_TSTRING) {
+			key = lua_tolstring(L, -2, &keylen);
+			known = mistOptionID((char *)key, keylen, &id);
+		}
+		if (!known) {
+			/* Print copies so lua_next still sees the original key. */
+			lua_pushvalue(L, -2);
+			lua_pushvalue(L, -2);
+			fprintf(stderr, "Unsupported/Unknown config option [ %s = %s ]\n",
+			        lua_tostring(L, -2) ? lua_tostring(L, -2) : luaL_typename(L, -2),
+			        lua_tostring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+			lua_pop(L, 3);
+			continue;
+		} else {
+			int ok;
+			lua_Integer v = to_integer(L, -1, &ok);
+			if (!ok) {
+				luaL_error(L, "luasteam: option %s must be an integer, got %s", key, luaL_typename(L, -1));
+			}
+			if (o->n < MAX_OPTIONS) {
+				o->ids[o->n] = id;
+				o->values[o->n] = (int64_t)v;
+				o->n++;
+			}
+		}
+		lua_pop(L, 1);
+	}
+}
+
+/* ---- Steam ---- */
+
+static int steam_init(lua_State *L) {
+	uint64_t id = 0;
+	int status;
+	if (lua_istable(L, 1)) {
+		lua_getfield(L, 1, "steamID");
+		if (test_udata(L, -1, UINT64_MT) != NULL) {
+			id = check_uint64(L, -1);
+		} else if (lua_type(L, -1) == LUA_TSTRING) {
+			size_t n;
+			const char *s = lua_tolstring(L, -1, &n);
+			id = mistParseUint64((char *)s, n);
+		} else if (!lua_isnil(L, -1)) {
+			luaL_error(L, "luasteam: steamID must be a uint64 or a decimal string");
+		}
+		lua_pop(L, 1);
+	}
+	status = mistInit(id);
+	if (status != MIST_OK) {
+		char msg[512];
+		mistLastError(msg, sizeof msg);
+		fprintf(stderr, "luasteam: Steam.init failed: %s\n", msg);
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int steam_shutdown(lua_State *L) {
+	(void)L;
+	mistShutdown();
+	return 0;
+}
+
+/* Delivers queued callbacks by calling the functions assigned on
+ * Steam.networkingSockets. A callback's error stops delivery and is re-raised
+ * to the caller; the events not yet delivered stay queued for the next call. */
+static int steam_runCallbacks(lua_State *L) {
+	mist_event ev;
+	mistRunCallbacks();
+	while (mistNextEvent(&ev)) {
+		lua_getfield(L, LUA_REGISTRYINDEX, SOCKETS_KEY);
+		lua_getfield(L, -1, ev.kind == MIST_EVENT_CONN ? "onConnectionChanged" : "onAuthenticationStatus");
+		lua_remove(L, -2);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			continue;
+		}
+		if (ev.kind == MIST_EVENT_CONN) {
+			lua_createtable(L, 0, 5);
+			lua_pushinteger(L, (lua_Integer)ev.conn);
+			lua_setfield(L, -2, "connection");
+			lua_pushstring(L, state_name(ev.state));
+			lua_setfield(L, -2, "state");
+			lua_pushstring(L, state_name(ev.old_state));
+			lua_setfield(L, -2, "state_old");
+			lua_pushinteger(L, ev.end_reason);
+			lua_setfield(L, -2, "endReason");
+			lua_pushstring(L, ev.text);
+			lua_setfield(L, -2, "debug");
+		} else {
+			lua_createtable(L, 0, 2);
+			lua_pushinteger(L, ev.status);
+			lua_setfield(L, -2, "status");
+			lua_pushstring(L, ev.text);
+			lua_setfield(L, -2, "debugMsg");
+		}
+		if (lua_pcall(L, 1, 0, 0) != 0) {
+			return lua_error(L);
+		}
+	}
+	return 0;
+}
+
+/* ---- Steam.networkingSockets ---- */
+
+static int ns_createListenSocketIP(lua_State *L) {
+	size_t n;
+	const char *addr = luaL_checklstring(L, 1, &n);
+	options o;
+	uint32_t h;
+	read_options(L, &o);
+	check(L, mistCreateListenSocketIP((char *)addr, n, o.ids, o.values, o.n, &h));
+	if (h == 0) {
+		/* A recognisable failure: nil plus a reason, the Lua convention. */
+		lua_pushnil(L);
+		lua_pushfstring(L, "cannot listen on %s", addr);
+		return 2;
+	}
+	push_listen_socket(L, h);
+	return 1;
+}
+
+static int ns_connectByIPAddress(lua_State *L) {
+	size_t n;
+	const char *addr = luaL_checklstring(L, 1, &n);
+	options o;
+	uint32_t h;
+	read_options(L, &o);
+	check(L, mistConnectByIPAddress((char *)addr, n, o.ids, o.values, o.n, &h));
+	lua_pushinteger(L, (lua_Integer)h);
+	return 1;
+}
+
+static int ns_p2p(lua_State *L) {
+	check(L, mistP2P());
+	return 0;
+}
+
+static int ns_acceptConnection(lua_State *L) {
+	int r;
+	check(L, mistAcceptConnection(check_handle(L, 1), &r));
+	push_result(L, r);
+	return 1;
+}
+
+static int ns_closeConnection(lua_State *L) {
+	uint32_t h = check_handle(L, 1);
+	int ok;
+	check(L, mistCloseConnection(h, lua_toboolean(L, 2), &ok));
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+static int ns_closeListenSocket(lua_State *L) {
+	listen_socket *s = (listen_socket *)test_udata(L, 1, LISTEN_MT);
+	int ok = 0;
+	if (s == NULL) {
+		/* luasteam silently ignores anything but its listen socket value
+		 * (so closing a failed createListenSocketIP result is harmless). */
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	check(L, mistCloseListenSocket(s->handle, &ok));
+	if (ok) {
+		s->handle = 0;
+	}
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+static int ns_sendMessageToConnection(lua_State *L) {
+	uint32_t h = check_handle(L, 1);
+	size_t n;
+	const char *data = luaL_checklstring(L, 2, &n);
+	lua_Integer flags = luaL_checkinteger(L, 3);
+	int r;
+	check(L, mistSendMessageToConnection(h, (char *)data, n, (int)flags, &r));
+	push_result(L, r);
+	return 1;
+}
+
+/* Fetches field name of the table at idx as an integer or raises. */
+static lua_Integer message_field_integer(lua_State *L, int idx, int i, const char *name) {
+	int ok;
+	lua_Integer v;
+	lua_getfield(L, idx, name);
+	v = to_integer(L, -1, &ok);
+	if (!ok) {
+		luaL_error(L, "luasteam: sendMessages: messages[%d].%s must be an integer, got %s", i, name,
+		           luaL_typename(L, -1));
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+/* Pushes the payload of the message table at idx: a string, a number in its
+ * string form, anything else empty (as luasteam does). */
+static const char *message_payload(lua_State *L, int idx, size_t *len) {
+	lua_getfield(L, idx, "msg");
+	if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+		return lua_tolstring(L, -1, len);
+	}
+	*len = 0;
+	return "";
+}
+
+static int ns_sendMessages(lua_State *L) {
+	lua_Integer n = luaL_checkinteger(L, 1);
+	int count, i, status;
+	size_t total = 0, off;
+	uint32_t *conns;
+	char **datas;
+	size_t *lens;
+	int *flags, *ok;
+	char *payload;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (n < 0 || n > MAX_BATCH) {
+		return luaL_argerror(L, 1, "message count out of range");
+	}
+	count = (int)n;
+	/* Pass 1: validate every entry and size the payload copy. */
+	for (i = 1; i <= count; i++) {
+		size_t len;
+		lua_rawgeti(L, 2, i);
+		if (!lua_istable(L, -1)) {
+			luaL_error(L, "luasteam: sendMessages: messages[%d] must be a table, got %s", i, luaL_typename(L, -1));
+		}
+		message_field_integer(L, -1, i, "conn");
+		message_field_integer(L, -1, i, "flag");
+		message_payload(L, -1, &len);
+		total += len;
+		lua_pop(L, 2);
+	}
+	/* One GC-owned block, so a Lua error can never leak it. */
+	{
+		size_t arrays = (size_t)count * (sizeof *conns + sizeof *datas + sizeof *lens + 2 * sizeof *flags);
+		char *block = (char *)lua_newuserdata(L, arrays + total + 1);
+		datas = (char **)block;
+		lens = (size_t *)(datas + count);
+		conns = (uint32_t *)(lens + count);
+		flags = (int *)(conns + count);
+		ok = flags + count;
+		payload = block + arrays;
+	}
+	/* Pass 2: copy (numbers become strings the same way as in pass 1). */
+	off = 0;
+	for (i = 1; i <= count; i++) {
+		size_t len;
+		const char *data;
+		lua_rawgeti(L, 2, i);
+		conns[i - 1] = 0;
+		{
+			lua_Integer c = message_field_integer(L, -1, i, "conn");
+			if (c >= 0 && c <= (lua_Integer)0xffffffffu) {
+				conns[i - 1] = (uint32_t)c;
+			}
+		}
+		flags[i - 1] = (int)message_field_integer(L, -1, i, "flag");
+		data = message_payload(L, -1, &len);
+		memcpy(payload + off, data, len);
+		datas[i - 1] = payload + off;
+		lens[i - 1] = len;
+		off += len;
+		lua_pop(L, 2);
+	}
+	status = mistSendMessages(count, conns, datas, lens, flags, ok);
+	check(L, status);
+	lua_createtable(L, count, 0);
+	for (i = 0; i < count; i++) {
+		lua_pushboolean(L, ok[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+static int ns_flushMessagesOnConnection(lua_State *L) {
+	int r;
+	check(L, mistFlushMessagesOnConnection(check_handle(L, 1), &r));
+	push_result(L, r);
+	return 1;
+}
+
+/* Shared by both receive calls: n, then a sequence of payloads (connection)
+ * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle. */
+static int receive(lua_State *L, int group) {
+	uint32_t h = check_handle(L, 1);
+	int count, i;
+	mist_msg *batch;
+	check(L, mistReceive(h, group, &count, &batch));
+	if (count < 0) {
+		lua_pushinteger(L, -1);
+		return 1;
+	}
+	lua_pushinteger(L, count);
+	lua_createtable(L, count, 0);
+	for (i = 0; i < count; i++) {
+		if (group) {
+			lua_createtable(L, 0, 2);
+			lua_pushlstring(L, batch[i].data, batch[i].len);
+			lua_setfield(L, -2, "msg");
+			lua_pushinteger(L, (lua_Integer)batch[i].conn);
+			lua_setfield(L, -2, "conn");
+		} else {
+			lua_pushlstring(L, batch[i].data, batch[i].len);
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
+	free(batch);
+	return 2;
+}
+
+static int ns_receiveMessagesOnConnection(lua_State *L) { return receive(L, 0); }
+
+static int ns_receiveMessagesOnPollGroup(lua_State *L) { return receive(L, 1); }
+
+static int ns_initAuthentication(lua_State *L) {
+	int status;
+	check(L, mistInitAuthentication(&status));
+	lua_pushinteger(L, status);
+	return 1;
+}
+
+static int ns_getAuthenticationStatus(lua_State *L) {
+	int status;
+	char msg[256];
+	check(L, mistAuthenticationStatus(&status, msg, sizeof msg));
+	lua_pushinteger(L, status);
+	lua_pushstring(L, msg);
+	return 2;
+}
+
+static int ns_getConnectionInfo(lua_State *L) {
+	int ok;
+	char desc[128];
+	check(L, mistConnectionInfo(check_handle(L, 1), &ok, desc, sizeof desc));
+	/* luasteam maps the C++ bool through the result-name table. */
+	push_result(L, ok ? 1 : 0);
+	lua_pushstring(L, desc);
+	return 2;
+}
+
+static int ns_getIdentity(lua_State *L) {
+	uint64_t id;
+	check(L, mistSteamID(&id));
+	push_uint64(L, id);
+	return 1;
+}
+
+static int ns_createPollGroup(lua_State *L) {
+	uint32_t g;
+	check(L, mistCreatePollGroup(&g));
+	lua_pushinteger(L, (lua_Integer)g);
+	return 1;
+}
+
+static int ns_destroyPollGroup(lua_State *L) {
+	int ok;
+	check(L, mistDestroyPollGroup(check_handle(L, 1), &ok));
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+static int ns_setConnectionPollGroup(lua_State *L) {
+	uint32_t c = check_handle(L, 1);
+	uint32_t g = check_handle(L, 2);
+	int ok;
+	check(L, mistSetConnectionPollGroup(c, g, &ok));
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+/* ---- Steam.networkingUtils, Steam.extra, Steam.user ---- */
+
+static int utils_initRelayNetworkAccess(lua_State *L) {
+	(void)L;
+	return 0;
+}
+
+static int utils_getRelayNetworkStatus(lua_State *L) {
+	/* No relay network without Steam: CannotTry. */
+	lua_pushinteger(L, -102);
+	return 1;
+}
+
+static int extra_parseUint64(lua_State *L) {
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	push_uint64(L, mistParseUint64((char *)s, n));
+	return 1;
+}
+
+static int user_getSteamID(lua_State *L) { return ns_getIdentity(L); }
+
+/* ---- module ---- */
+
+static const luaL_Reg steam_fns[] = {
+	{"init", steam_init},
+	{"shutdown", steam_shutdown},
+	{"runCallbacks", steam_runCallbacks},
+	{NULL, NULL},
+};
+
+static const luaL_Reg sockets_fns[] = {
+	{"createListenSocketP2P", ns_p2p},
+	{"connectP2P", ns_p2p},
+	{"createListenSocketIP", ns_createListenSocketIP},
+	{"connectByIPAddress", ns_connectByIPAddress},
+	{"acceptConnection", ns_acceptConnection},
+	{"closeConnection", ns_closeConnection},
+	{"closeListenSocket", ns_closeListenSocket},
+	{"sendMessageToConnection", ns_sendMessageToConnection},
+	{"sendMessages", ns_sendMessages},
+	{"flushMessagesOnConnection", ns_flushMessagesOnConnection},
+	{"receiveMessagesOnConnection", ns_receiveMessagesOnConnection},
+	{"receiveMessagesOnPollGroup", ns_receiveMessagesOnPollGroup},
+	{"initAuthentication", ns_initAuthentication},
+	{"getAuthenticationStatus", ns_getAuthenticationStatus},
+	{"getConnectionInfo", ns_getConnectionInfo},
+	{"getIdentity", ns_getIdentity},
+	{"createPollGroup", ns_createPollGroup},
+	{"destroyPollGroup", ns_destroyPollGroup},
+	{"setConnectionPollGroup", ns_setConnectionPollGroup},
+	{NULL, NULL},
+};
+
+static const luaL_Reg utils_fns[] = {
+	{"initRelayNetworkAccess", utils_initRelayNetworkAccess},
+	{"getRelayNetworkStatus", utils_getRelayNetworkStatus},
+	{NULL, NULL},
+};
+
+static const luaL_Reg extra_fns[] = {
+	{"parseUint64", extra_parseUint64},
+	{NULL, NULL},
+};
+
+static const luaL_Reg user_fns[] = {
+	{"getSteamID", user_getSteamID},
+	{NULL, NULL},
+};
+
+static void set_integer(lua_State *L, const char *name, lua_Integer v) {
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, name);
+}
+
+int luaopen_luasteam(lua_State *L) {
+	/* Metatables exist from load time, so uint64 values made before
+	 * Steam.init work too. */
+	luaL_newmetatable(L, UINT64_MT);
+	lua_pushcfunction(L, uint64_eq);
+	lua_setfield(L, -2, "__eq");
+	lua_pushcfunction(L, uint64_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, LISTEN_MT);
+	lua_pushcfunction(L, listen_socket_eq);
+	lua_setfield(L, -2, "__eq");
+	lua_pushcfunction(L, listen_socket_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
+
+	lua_newtable(L); /* Steam */
+	set_funcs(L, steam_fns);
+
+	lua_newtable(L); /* Steam.networkingSockets */
+	set_funcs(L, sockets_fns);
+	lua_newtable(L);
+	set_integer(L, "Send_Unreliable", 0);
+	set_integer(L, "Send_UnreliableNoNagle", 1);
+	set_integer(L, "Send_UnreliableNoDelay", 5);
+	set_integer(L, "Send_Reliable", 8);
+	set_integer(L, "Send_ReliableNoNagle", 9);
+	lua_setfield(L, -2, "flags");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, SOCKETS_KEY);
+	lua_setfield(L, -2, "networkingSockets");
+
+	lua_newtable(L);
+	set_funcs(L, utils_fns);
+	lua_setfield(L, -2, "networkingUtils");
+
+	lua_newtable(L);
+	set_funcs(L, extra_fns);
+	lua_setfield(L, -2, "extra");
+
+	lua_newtable(L);
+	set_funcs(L, user_fns);
+	lua_setfield(L, -2, "user");
+	return 1;
+}
