@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -30,7 +31,7 @@ func init() {
 
 const chatUsage = `Usage:
   mist chat server [--port PORT] [--bind ADDR] [--unencrypted] [--stats]
-  mist chat client [--unencrypted] [--stats] SERVER_ADDR
+  mist chat client [--unencrypted] [--stats] [--timeout D] SERVER_ADDR
 
 A text chat over Steam Networking Sockets that speaks the protocol of
 GameNetworkingSockets' example_chat: GNS and mist clients can talk on either
@@ -51,17 +52,23 @@ type chatOptions struct {
 	unencrypted   bool
 	stats         bool
 	statsInterval time.Duration
+	timeout       time.Duration // client: how long to try connecting
 }
 
 // configValues are the connection options the flags ask for.
 func (o chatOptions) configValues() []mist.ConfigValue {
-	if !o.unencrypted {
-		return nil
+	var opts []mist.ConfigValue
+	if o.unencrypted {
+		// 2 = "allowed and preferred": plaintext with a mist peer that
+		// also allows it, and still encrypted with a GNS peer left at its
+		// default, which refuses plaintext. 3 ("required") would cut those
+		// peers off.
+		opts = append(opts, mist.Int32Value(mist.OptUnencrypted, 2))
 	}
-	// 2 = "allowed and preferred": plaintext with a mist peer that also
-	// allows it, and still encrypted with a GNS peer left at its default,
-	// which refuses plaintext. 3 ("required") would cut those peers off.
-	return []mist.ConfigValue{mist.Int32Value(mist.OptUnencrypted, 2)}
+	if o.timeout > 0 {
+		opts = append(opts, mist.Int32Value(mist.OptTimeoutInitial, int32(min(o.timeout.Milliseconds(), math.MaxInt32))))
+	}
+	return opts
 }
 
 func (o *chatOptions) register(fs *flag.FlagSet) {
@@ -99,11 +106,13 @@ func printChatFlags(w io.Writer) {
 	var o chatOptions
 	var port int
 	var bind string
-	fs := newChatFlagSet("chat", w, &o, &port, &bind)
+	fs := newChatFlagSet("mist chat", w, &o, &port, &bind, true)
 	fs.PrintDefaults()
 }
 
-func newChatFlagSet(name string, w io.Writer, o *chatOptions, port *int, bind *string) *flag.FlagSet {
+// newChatFlagSet declares the chat flags: the shared ones, the server's
+// (port and bind, when given somewhere to store them) and the client's.
+func newChatFlagSet(name string, w io.Writer, o *chatOptions, port *int, bind *string, client bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	o.register(fs)
@@ -112,6 +121,9 @@ func newChatFlagSet(name string, w io.Writer, o *chatOptions, port *int, bind *s
 	}
 	if bind != nil {
 		fs.StringVar(bind, "bind", "", "server: local IP address to listen on (default: all interfaces, IPv4 and IPv6)")
+	}
+	if client {
+		fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "client: give up connecting after this long")
 	}
 	return fs
 }
@@ -140,7 +152,7 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var o chatOptions
 	port := defaultChatPort
 	var bind string
-	fs := newChatFlagSet("mist chat server", stderr, &o, &port, &bind)
+	fs := newChatFlagSet("mist chat server", stderr, &o, &port, &bind, false)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--unencrypted] [--stats]")
 		fs.PrintDefaults()
@@ -174,9 +186,9 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 
 func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o chatOptions
-	fs := newChatFlagSet("mist chat client", stderr, &o, nil, nil)
+	fs := newChatFlagSet("mist chat client", stderr, &o, nil, nil, true)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat client [--unencrypted] [--stats] SERVER_ADDR")
+		fmt.Fprintln(stderr, "Usage: mist chat client [--unencrypted] [--stats] [--timeout D] SERVER_ADDR")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)
@@ -193,6 +205,10 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 	case 1:
 	default:
 		fmt.Fprintf(stderr, "mist chat client: too many arguments %q: give one server address\n", rest)
+		return 2
+	}
+	if o.timeout <= 0 {
+		fmt.Fprintf(stderr, "mist chat client: --timeout %v: give a positive duration such as 10s\n", o.timeout)
 		return 2
 	}
 	server, err := parseServerAddr(rest[0], defaultChatPort)

@@ -100,7 +100,9 @@ func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, inp
 	listen := s.CreateListenSocketIP(local, o.configValues()...)
 	if listen == mist.InvalidListenSocket {
 		fmt.Fprintf(stderr, "mist chat server: cannot listen on UDP %s: %s\n", formatListenAddr(local), udpDiagnosis(local))
-		fmt.Fprintf(stderr, "  Is another server already using port %d? Choose another with --port (0 picks a free one).\n", local.Port())
+		if local.Port() != 0 {
+			fmt.Fprintf(stderr, "  Is another server already using port %d? Choose another with --port (0 picks a free one).\n", local.Port())
+		}
 		return 1
 	}
 	defer s.CloseListenSocket(listen)

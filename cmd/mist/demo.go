@@ -18,7 +18,7 @@ import (
 
 func init() {
 	register("demo", command{
-		summary: "a server and clients in one process over loopback UDP, with a live view and a delivery check",
+		summary: "server and clients over loopback UDP, with a live view and a delivery check",
 		run: func(args []string, stdout, stderr io.Writer) int {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestDemoShortRun(t *testing.T) {
+	var out, errOut syncBuffer
+	code := runDemo(context.Background(), []string{"--duration", "3s"}, &out, &errOut)
+	s := out.String()
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, s, errOut.String())
+	}
+	if !strings.Contains(s, "reliable delivery: OK, all ") {
+		t.Fatalf("summary does not report complete reliable delivery:\n%s", s)
+	}
+	// Three clients, each with its row in the live view, and the server's
+	// side of each connection.
+	for _, want := range []string{"client1->server", "client3->server", "server->client2", "Connected"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	// Both kinds flowed both ways.
+	m := regexp.MustCompile(`(?m)^  client -> server +(\d+) +(\d+)`).FindAllStringSubmatch(s, -1)
+	if len(m) != 2 || m[0][1] == "0" || m[1][1] == "0" {
+		t.Errorf("summary lacks reliable and unreliable client->server counts: %q", m)
+	}
+	if strings.Contains(s, "\x1b[") {
+		t.Error("ANSI escapes written to a non-terminal")
+	}
+}
+
+func TestDemoUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--duration", "-1s"}, "--duration -1s"},
+		{[]string{"--clients", "0"}, "--clients 0"},
+		{[]string{"--loss", "80"}, "--loss 80"},
+		{[]string{"--lag", "5s"}, "--lag 5s"},
+		{[]string{"now"}, `unexpected argument "now"`},
+		{[]string{"--duration", "soon"}, `invalid value "soon"`},
+	} {
+		var out, errOut syncBuffer
+		if code := runDemo(context.Background(), tc.args, &out, &errOut); code != 2 {
+			t.Errorf("demo %q: exit %d, want 2", tc.args, code)
+		}
+		if !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("demo %q: stderr %q lacks %q", tc.args, errOut.String(), tc.want)
+		}
+	}
+}
