@@ -77,22 +77,21 @@ func (w *RecvWindow) Max() uint64 { return w.max }
 
 // Expand returns the full packet number for the 16-bit wire number: the
 // number with those low bits nearest to Max. It fails with ErrDuplicate or
-// ErrTooOld for numbers not above Max that are already received or below the
-// window. It does not change the window.
+// ErrTooOld (the bare sentinels) for numbers not above Max that are
+// already received or below the window. It does not change the window.
 func (w *RecvWindow) Expand(wire uint16) (uint64, error) {
 	gap := int16(wire - uint16(w.max))
 	full := w.max + uint64(int64(gap))
 	if gap > 0 {
 		return full, nil
 	}
-	if int64(gap) < 0 && uint64(-int64(gap)) > w.max {
-		return 0, fmt.Errorf("%w: wire %d is below packet 0 (max %d)", ErrTooOld, wire, w.max)
-	}
-	if full < w.base {
-		return 0, fmt.Errorf("%w: %d (max %d)", ErrTooOld, full, w.max)
+	// Rejections return the bare sentinels: they are routine (stray
+	// retransmissions) and must not allocate.
+	if int64(gap) < 0 && uint64(-int64(gap)) > w.max || full < w.base {
+		return 0, ErrTooOld
 	}
 	if w.has(full) {
-		return 0, fmt.Errorf("%w: %d", ErrDuplicate, full)
+		return 0, ErrDuplicate
 	}
 	return full, nil
 }

@@ -211,6 +211,8 @@ func ParseControlMessage(b []byte) (MsgID, proto.Message, error) {
 
 // AppendControlMessage encodes m as a control datagram with the id that
 // carries its type (fields in ascending number order, as GNS writes them).
+// A plain message with almost no fields can come out shorter than
+// MinDatagramLen; receivers drop such datagrams.
 func AppendControlMessage(dst []byte, m proto.Message) ([]byte, error) {
 	id, ok := MessageID(m)
 	if !ok {
