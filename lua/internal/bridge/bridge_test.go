@@ -1,0 +1,269 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/mistnet/mist"
+)
+
+// newTestModule returns an initialised module on a real mist instance and
+// a connected in-process pair on it.
+func newTestModule(t *testing.T) (m *Module, c1, c2 uint32) {
+	t.Helper()
+	m = New(NewMist)
+	if err := m.Init(0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Shutdown)
+	s := m.b.(*mistBackend).s
+	h1, h2, ok := s.CreateSocketPair(false, nil, nil)
+	if !ok {
+		t.Fatal("CreateSocketPair failed")
+	}
+	return m, uint32(h1), uint32(h2)
+}
+
+func TestCallsBeforeInitFail(t *testing.T) {
+	m := New(NewMist)
+	calls := map[string]func() error{
+		"CreatePollGroup":    func() error { _, err := m.CreatePollGroup(); return err },
+		"ConnectByIPAddress": func() error { _, err := m.ConnectByIPAddress("127.0.0.1:1", nil); return err },
+		"Receive":            func() error { _, err := m.Receive(1, false, func([]InMessage) {}); return err },
+		"SendMessages":       func() error { return m.SendMessages(nil, nil) },
+		"SteamID":            func() error { _, err := m.SteamID(); return err },
+		"InitAuthentication": func() error { _, err := m.InitAuthentication(); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, ErrNotInitialized) {
+			t.Errorf("%s before Init: got %v, want ErrNotInitialized", name, err)
+		}
+	}
+	m.RunCallbacks() // harmless before Init
+	if _, ok := m.NextEvent(); ok {
+		t.Error("event queued before Init")
+	}
+}
+
+func TestInitIdentityAndShutdown(t *testing.T) {
+	m := New(NewMist)
+	const id = 76561197960287930
+	if err := m.Init(id); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.SteamID(); got != id {
+		t.Errorf("SteamID = %d, want %d", got, id)
+	}
+	m.Shutdown()
+	if m.Initialized() {
+		t.Error("still initialised after Shutdown")
+	}
+	if err := m.Init(0); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	got, _ := m.SteamID()
+	if got == id || mist.SteamIDIdentity(got).String() == "invalid" {
+		t.Errorf("random SteamID = %d", got)
+	}
+}
+
+func TestAuthenticationEventIsQueued(t *testing.T) {
+	m := New(NewMist)
+	if err := m.Init(0); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	if _, err := m.InitAuthentication(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.NextEvent(); ok {
+		t.Fatal("event available before RunCallbacks")
+	}
+	m.RunCallbacks()
+	ev, ok := m.NextEvent()
+	if !ok || ev.Kind != EventAuthStatus || ev.Status != 100 {
+		t.Fatalf("got %+v, %v; want an auth event with status 100", ev, ok)
+	}
+	if a, _, _ := m.AuthenticationStatus(); a != 100 {
+		t.Errorf("AuthenticationStatus = %d, want 100", a)
+	}
+}
+
+func TestReceiveCapAndOrder(t *testing.T) {
+	m, c1, c2 := newTestModule(t)
+	const total = 100
+	for i := range total {
+		if r, _ := m.SendMessageToConnection(c1, []byte("m"+strconv.Itoa(i)), 8); r != 1 {
+			t.Fatalf("send %d: result %d", i, r)
+		}
+	}
+	var counts []int
+	var got []string
+	for {
+		var n int
+		ok, err := m.Receive(c2, false, func(msgs []InMessage) {
+			n = len(msgs)
+			for _, msg := range msgs {
+				if msg.Conn != c2 {
+					t.Errorf("message on connection %d, want %d", msg.Conn, c2)
+				}
+				got = append(got, string(msg.Data))
+			}
+		})
+		if err != nil || !ok {
+			t.Fatalf("Receive: %v %v", ok, err)
+		}
+		counts = append(counts, n)
+		if n < ReceiveCap {
+			break
+		}
+	}
+	if fmt.Sprint(counts) != "[32 32 32 4]" {
+		t.Errorf("batch sizes %v, want [32 32 32 4]", counts)
+	}
+	for i, s := range got {
+		if s != "m"+strconv.Itoa(i) {
+			t.Fatalf("message %d = %q", i, s)
+		}
+	}
+	if ok, _ := m.Receive(999, false, func([]InMessage) { t.Error("visit called for an invalid handle") }); ok {
+		t.Error("Receive on an invalid handle succeeded")
+	}
+}
+
+func TestSendMessagesMixedResults(t *testing.T) {
+	m, c1, c2 := newTestModule(t)
+	ok := make([]bool, 3)
+	err := m.SendMessages([]OutMessage{
+		{Conn: c1, Data: []byte("a"), Flags: 8},
+		{Conn: 12345, Data: []byte("b"), Flags: 8},
+		{Conn: c1, Data: nil, Flags: 8},
+	}, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ok) != "[true false true]" {
+		t.Errorf("results %v, want [true false true]", ok)
+	}
+	var got []string
+	m.Receive(c2, false, func(msgs []InMessage) {
+		for _, msg := range msgs {
+			got = append(got, string(msg.Data))
+		}
+	})
+	if fmt.Sprintf("%q", got) != `["a" ""]` {
+		t.Errorf("received %q", got)
+	}
+}
+
+func TestPollGroupAndClose(t *testing.T) {
+	m, c1, c2 := newTestModule(t)
+	g, _ := m.CreatePollGroup()
+	if ok, _ := m.SetConnectionPollGroup(c2, g); !ok {
+		t.Fatal("SetConnectionPollGroup failed")
+	}
+	m.SendMessageToConnection(c1, []byte("x"), 8)
+	var got []InMessage
+	m.Receive(g, true, func(msgs []InMessage) { got = append(got, msgs...) })
+	if len(got) != 1 || got[0].Conn != c2 || string(got[0].Data) != "x" {
+		t.Errorf("poll group received %+v", got)
+	}
+	if ok, _ := m.CloseConnection(c1, false); !ok {
+		t.Error("CloseConnection failed")
+	}
+	if ok, _ := m.CloseConnection(c1, false); ok {
+		t.Error("second CloseConnection succeeded")
+	}
+	m.RunCallbacks()
+	var states []string
+	for {
+		ev, ok := m.NextEvent()
+		if !ok {
+			break
+		}
+		if ev.Kind == EventConnChanged {
+			states = append(states, fmt.Sprintf("%d:%d->%d", ev.Conn.Conn, ev.Conn.OldState, ev.Conn.State))
+		}
+	}
+	want := fmt.Sprintf("[%d:3->0 %d:3->4]", c1, c2)
+	if fmt.Sprint(states) != want {
+		t.Errorf("events %v, want %s", states, want)
+	}
+	if d, ok, _ := m.ConnectionDescription(c2); !ok || d == "" {
+		t.Errorf("ConnectionDescription = %q, %v", d, ok)
+	}
+	if r, _ := m.SendMessageToConnection(c2, []byte("y"), 8); r != int32(mist.ResultNoConnection) {
+		t.Errorf("send on ClosedByPeer: %d", r)
+	}
+	if ok, _ := m.DestroyPollGroup(g); !ok {
+		t.Error("DestroyPollGroup failed")
+	}
+}
+
+func TestBadAddresses(t *testing.T) {
+	m := New(NewMist)
+	if err := m.Init(0); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	for _, addr := range []string{"", "localhost:5", "1.2.3:4", "[::1"} {
+		if h, err := m.ConnectByIPAddress(addr, nil); h != 0 || err != nil {
+			t.Errorf("ConnectByIPAddress(%q) = %d, %v", addr, h, err)
+		}
+		if h, err := m.CreateListenSocketIP(addr, nil); h != 0 || err != nil {
+			t.Errorf("CreateListenSocketIP(%q) = %d, %v", addr, h, err)
+		}
+	}
+}
+
+func TestParseUint64(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+	}{
+		{"76561197960287930", 76561197960287930},
+		{"  42", 42},
+		{"+7", 7},
+		{"12abc", 12},
+		{"abc", 0},
+		{"", 0},
+		{"18446744073709551615", 1<<64 - 1},
+		{"18446744073709551616", 1<<64 - 1},
+		{"-1", 1<<64 - 1},
+	} {
+		if got := ParseUint64(tc.in); got != tc.want {
+			t.Errorf("ParseUint64(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseUint64(f *testing.F) {
+	for _, s := range []string{"0", "76561197960287930", " -5x", "99999999999999999999", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := ParseUint64(s)
+		if v, err := strconv.ParseUint(s, 10, 64); err == nil && v != got {
+			t.Errorf("ParseUint64(%q) = %d, strconv says %d", s, got, v)
+		}
+	})
+}
+
+func TestOptionIDs(t *testing.T) {
+	for name, want := range map[string]int32{"TimeoutInitial": 24, "NagleTime": 12, "Unencrypted": 34, "LocalVirtualPort": 38} {
+		if id, ok := OptionID(name); !ok || id != want {
+			t.Errorf("OptionID(%q) = %d, %v; want %d", name, id, ok, want)
+		}
+	}
+	if _, ok := OptionID("nagletime"); ok {
+		t.Error("option names are case-sensitive")
+	}
+	for name, id := range optionIDs {
+		if got := mist.ConfigOptionName(mist.ConfigOption(id)); got != name {
+			t.Errorf("option %s has ID %d, which mist calls %s", name, id, got)
+		}
+	}
+}
