@@ -1,0 +1,86 @@
+package conn
+
+import (
+	"time"
+
+	"github.com/mistnet/mist/internal/pb"
+	"github.com/mistnet/mist/internal/wire"
+	"google.golang.org/protobuf/proto"
+)
+
+// maxDebugLen is how much close text GNS keeps.
+const maxDebugLen = 127
+
+// sendConnectionClosed queues a padded ConnectionClosed with the end reason.
+func (c *Conn) sendConnectionClosed() {
+	m := &pb.ConnectionClosed{
+		FromConnectionId: proto.Uint32(c.localID),
+		ReasonCode:       proto.Uint32(uint32(c.endReason)),
+	}
+	if c.remoteID != 0 {
+		m.ToConnectionId = proto.Uint32(c.remoteID)
+	}
+	if c.endDebug != "" {
+		d := c.endDebug
+		if len(d) > maxDebugLen {
+			d = d[:maxDebugLen]
+		}
+		m.Debug = proto.String(d)
+	}
+	if b, err := wire.AppendConnectionClosed(newBuf(), m); err == nil {
+		c.queue(b)
+	}
+}
+
+// sendNoConnection queues a NoConnection; 0 ids are left out.
+func (c *Conn) sendNoConnection(from, to uint32) {
+	m := &pb.NoConnection{}
+	if from != 0 {
+		m.FromConnectionId = proto.Uint32(from)
+	}
+	if to != 0 {
+		m.ToConnectionId = proto.Uint32(to)
+	}
+	if b, err := wire.AppendNoConnection(newBuf(), m); err == nil {
+		c.queue(b)
+	}
+}
+
+// replyClosed answers a packet with matching ids that reaches a connection
+// that has ended: NoConnection if the peer closed, else our close again.
+func (c *Conn) replyClosed() {
+	if c.wireState == StateClosedByPeer {
+		c.sendNoConnection(c.localID, c.remoteID)
+		return
+	}
+	c.sendConnectionClosed()
+}
+
+func (c *Conn) spamReplyAllowed(now time.Time) bool {
+	return c.cfg.AllowSpamReply != nil && c.cfg.AllowSpamReply(now)
+}
+
+func (c *Conn) onConnectionClosed(now time.Time, m *pb.ConnectionClosed) {
+	to, from := m.GetToConnectionId(), m.GetFromConnectionId()
+	match := to == c.localID || (to == 0 && from != 0 && from == c.remoteID)
+	if !match {
+		c.Stats.Dropped++
+		if c.spamReplyAllowed(now) {
+			c.sendNoConnection(to, from)
+		}
+		return
+	}
+	c.sendNoConnection(to, from)
+	if c.remoteID == 0 && from != 0 {
+		c.remoteID = from
+	}
+	c.closedByPeer(now, int(m.GetReasonCode()), m.GetDebug())
+}
+
+func (c *Conn) onNoConnection(now time.Time, m *pb.NoConnection) {
+	if m.GetToConnectionId() != c.localID || m.GetFromConnectionId() != c.remoteID {
+		c.Stats.Dropped++
+		return
+	}
+	c.closedByPeer(now, ReasonMiscPeerSentNoConnection, "The remote host sent NoConnection")
+}

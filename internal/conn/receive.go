@@ -1,0 +1,160 @@
+package conn
+
+import (
+	"errors"
+	"time"
+
+	"github.com/mistnet/mist/internal/crypto"
+	"github.com/mistnet/mist/internal/pb"
+	"github.com/mistnet/mist/internal/wire"
+	"google.golang.org/protobuf/proto"
+)
+
+// Receive processes one datagram from the peer's address.
+func (c *Conn) Receive(now time.Time, b []byte) {
+	if c.state == StateDead {
+		return
+	}
+	kind, err := wire.Classify(b)
+	if err != nil {
+		c.Stats.Dropped++
+		return
+	}
+	c.Stats.PacketsRecv++
+	c.Stats.BytesRecv += uint64(len(b))
+	switch kind {
+	case wire.KindData:
+		c.receiveData(now, b)
+	case wire.KindControl:
+		c.receiveControl(now, b)
+	default:
+		c.Stats.Dropped++
+	}
+}
+
+func (c *Conn) receiveControl(now time.Time, b []byte) {
+	id, body, err := wire.ParseControl(b)
+	if err != nil {
+		c.Stats.Dropped++
+		return
+	}
+	// Any datagram from the peer counts as a sign of life.
+	if c.state == StateConnected || c.state == StateLinger {
+		c.noteAlive(now)
+	}
+	switch id {
+	case wire.MsgChallengeRequest:
+		var m pb.ChallengeRequest
+		if proto.Unmarshal(body, &m) != nil {
+			c.Stats.Dropped++
+			return
+		}
+		c.onHandshakeRetry(m.GetConnectionId())
+	case wire.MsgConnectRequest:
+		var m pb.ConnectRequest
+		if proto.Unmarshal(body, &m) != nil {
+			c.Stats.Dropped++
+			return
+		}
+		c.onHandshakeRetry(m.GetClientConnectionId())
+	case wire.MsgChallengeReply:
+		var m pb.ChallengeReply
+		if proto.Unmarshal(body, &m) != nil {
+			c.Stats.Dropped++
+			return
+		}
+		c.onChallengeReply(now, &m)
+	case wire.MsgConnectOK:
+		var m pb.ConnectOK
+		if proto.Unmarshal(body, &m) != nil {
+			c.Stats.Dropped++
+			return
+		}
+		c.onConnectOK(now, &m)
+	case wire.MsgConnectionClosed:
+		var m pb.ConnectionClosed
+		if proto.Unmarshal(body, &m) != nil {
+			c.Stats.Dropped++
+			return
+		}
+		c.onConnectionClosed(now, &m)
+	case wire.MsgNoConnection:
+		var m pb.NoConnection
+		if proto.Unmarshal(body, &m) != nil {
+			c.Stats.Dropped++
+			return
+		}
+		c.onNoConnection(now, &m)
+	default:
+		c.Stats.Dropped++
+	}
+}
+
+func (c *Conn) noteAlive(now time.Time) {
+	c.lastRecv = now
+	c.timeoutCount = 0
+	c.replyTimeoutAt = time.Time{}
+	c.timeoutStart = time.Time{}
+}
+
+func (c *Conn) receiveData(now time.Time, b []byte) {
+	h, chunk, err := wire.ParseDataHeader(b)
+	if err != nil {
+		c.Stats.Dropped++
+		return
+	}
+	if h.ToConnID != c.localID {
+		c.Stats.Dropped++
+		if c.spamReplyAllowed(now) {
+			c.sendNoConnection(h.ToConnID, 0)
+		}
+		return
+	}
+	switch c.state {
+	case StateConnected, StateLinger:
+	case StateClosedByPeer, StateFinWait, StateProblemDetectedLocally:
+		c.Stats.Dropped++
+		c.replyClosed()
+		return
+	default:
+		c.Stats.Dropped++
+		return
+	}
+	var ackFlags uint32
+	if h.Stats != nil {
+		if ackFlags, err = wire.StatsAckFlags(h.Stats); err != nil {
+			c.Stats.Dropped++
+			return
+		}
+	}
+	full, err := c.window.Expand(h.PacketNumber)
+	if err != nil {
+		if errors.Is(err, crypto.ErrDuplicate) {
+			c.Stats.Duplicates++
+		}
+		c.Stats.Dropped++
+		return
+	}
+	c.plain, err = c.recvCipher.Open(c.plain[:0], chunk, full)
+	if err != nil {
+		c.Stats.DecryptFail++
+		c.Stats.Dropped++
+		return
+	}
+	if err := c.window.CheckLurch(full); err != nil {
+		c.problem(now, ReasonMiscGeneric, "Packet number lurch")
+		return
+	}
+	c.noteAlive(now)
+	if err := c.session.Receive(now, int64(full), c.plain); err != nil {
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			c.problem(now, pe.Reason, pe.Debug)
+		}
+		return
+	}
+	c.window.MarkReceived(full)
+	if ackFlags&(wire.StatsAckRequestE2E|wire.StatsAckRequestImmediate) != 0 {
+		c.session.NoteAckRequest(now, int64(full), ackFlags&wire.StatsAckRequestImmediate != 0)
+	}
+}
