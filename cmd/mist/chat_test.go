@@ -130,6 +130,8 @@ func (p *chatProc) wait() int {
 const logLine = `^ *\d+\.\d{6} `
 
 func TestChatServerAndClients(t *testing.T) {
+	// Registered first, so it runs after the runs' input is closed.
+	t.Cleanup(checkGoroutines(t))
 	server := startChat(t, "server", "server", "--bind", "127.0.0.1", "--port", "0")
 	port := server.expect(logLine + `Server listening on port (\d+)$`)[1]
 	addr := "127.0.0.1:" + port

@@ -3,11 +3,34 @@ package main
 import (
 	"context"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
+// checkGoroutines notes how many goroutines run now and returns a function
+// that fails the test if more are left over once the run has ended (after
+// a bounded wait for those winding down).
+func checkGoroutines(t *testing.T) func() {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	return func() {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Errorf("%d goroutines left over (%d before):\n%s", n-before, before, buf)
+		}
+	}
+}
+
 func TestDemoShortRun(t *testing.T) {
+	defer checkGoroutines(t)()
 	var out, errOut syncBuffer
 	code := runDemo(context.Background(), []string{"--duration", "3s"}, &out, &errOut)
 	s := out.String()
