@@ -248,8 +248,13 @@ func ValidSteamID(id uint64) bool {
 }
 
 // validSteamIDForIdentity is the stricter rule for SteamIDs carried in
-// legacy fields: a non-zero account of a user or game-server type.
+// legacy fields: a non-zero account of a user or game-server type. mist also
+// requires ValidSteamID, so that every identity it accepts has a text form
+// that parses back.
 func validSteamIDForIdentity(id uint64) bool {
+	if !ValidSteamID(id) {
+		return false
+	}
 	account, _, typ, _ := splitSteamID(id)
 	switch typ {
 	case accountTypeIndividual, accountTypeConsoleUser, accountTypeGameServer, accountTypeAnonGameServer:
