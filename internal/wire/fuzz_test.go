@@ -144,3 +144,42 @@ func FuzzStats(f *testing.F) {
 		}
 	})
 }
+
+// fuzzTyped runs one typed parser over arbitrary bodies framed with its id,
+// seeded with the captured bodies of that message.
+func fuzzTyped[T proto.Message](f *testing.F, id MsgID, parse func([]byte) (T, error)) {
+	seedVectors(f, func(typ string, b []byte) []byte {
+		if typ != id.String() {
+			return nil
+		}
+		_, body, err := ParseControl(b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return body
+	})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if id.Padded() && (len(body) == 0 || len(body) > 0xFFFF) {
+			return
+		}
+		m, err := parse(AppendControl(nil, id, body))
+		if err != nil {
+			return
+		}
+		enc, err := AppendControlMessage(nil, m)
+		if err != nil || len(enc) < MinDatagramLen {
+			return
+		}
+		m2, err := parse(enc)
+		if err != nil || !proto.Equal(m, m2) {
+			t.Fatalf("%v round trip: %v", id, err)
+		}
+	})
+}
+
+func FuzzChallengeRequest(f *testing.F) { fuzzTyped(f, MsgChallengeRequest, ParseChallengeRequest) }
+func FuzzChallengeReply(f *testing.F)   { fuzzTyped(f, MsgChallengeReply, ParseChallengeReply) }
+func FuzzConnectRequest(f *testing.F)   { fuzzTyped(f, MsgConnectRequest, ParseConnectRequest) }
+func FuzzConnectOK(f *testing.F)        { fuzzTyped(f, MsgConnectOK, ParseConnectOK) }
+func FuzzConnectionClosed(f *testing.F) { fuzzTyped(f, MsgConnectionClosed, ParseConnectionClosed) }
+func FuzzNoConnection(f *testing.F)     { fuzzTyped(f, MsgNoConnection, ParseNoConnection) }
