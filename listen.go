@@ -1,12 +1,16 @@
 package mist
 
-import "net/netip"
+import (
+	"net/netip"
+	"sync"
+)
 
 // listenSocket is a UDP socket accepting connections.
 type listenSocket struct {
 	handle ListenSocket
 	cfg    *configStore
 	addr   netip.AddrPort
+	mu     sync.Mutex // guards conns
 	conns  map[*connection]struct{}
 	udp    *udpSocket
 }
@@ -43,6 +47,7 @@ func (s *Sockets) CloseListenSocket(h ListenSocket) bool {
 	}
 	delete(s.listens, h)
 	var children []*connection
+	ls.mu.Lock()
 	for c := range ls.conns {
 		children = append(children, c)
 		if s.conns[c.handle] == c {
@@ -50,6 +55,7 @@ func (s *Sockets) CloseListenSocket(h ListenSocket) bool {
 			s.freeConnID(c.handle)
 		}
 	}
+	ls.mu.Unlock()
 	s.mu.Unlock()
 	for _, c := range children {
 		c.mu.Lock()

@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/mistnet/mist/internal/endpoint"
 )
 
 // Config configures a [Sockets] instance.
@@ -53,6 +56,9 @@ type Sockets struct {
 	authHandler func(*AuthStatus)
 
 	now func() time.Time
+	// packetListen and packetDial replace the UDP sockets in tests.
+	packetListen func(netip.AddrPort) (endpoint.PacketConn, error)
+	packetDial   func(netip.AddrPort) (endpoint.PacketConn, error)
 }
 
 // New creates an interface instance.

@@ -2,20 +2,349 @@ package mist
 
 import (
 	"errors"
+	"net"
 	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mistnet/mist/internal/conn"
+	"github.com/mistnet/mist/internal/endpoint"
 )
 
-var errNotImplemented = errors.New("mist: UDP transport not implemented yet")
+// recvBufSize holds the largest datagram GNS could send with room to spare:
+// anything larger is not GNS traffic.
+const recvBufSize = 2048
 
-// udpSocket is one UDP socket with its receive loop.
-type udpSocket struct{}
+// udpSocket is one UDP socket and its receive loop: a listen socket's,
+// shared by its connections, or a client connection's own.
+type udpSocket struct {
+	s    *Sockets
+	pc   endpoint.PacketConn
+	done chan struct{}
 
-func (u *udpSocket) close() {}
+	// Listen sockets.
+	listen *listenSocket
+
+	// Client sockets: the one connection and the only accepted source.
+	client *udpTransport
+	remote netip.AddrPort
+
+	mu       sync.Mutex // guards byAddr, listener and replyBuf
+	byAddr   map[netip.AddrPort]*udpTransport
+	listener *conn.Listener
+	replyBuf []byte
+}
+
+func (u *udpSocket) close() {
+	u.pc.Close()
+	<-u.done
+}
+
+// run is the receive loop: it reads batches and hands each datagram to its
+// connection (by source address) or to the listener.
+func (u *udpSocket) run() {
+	defer close(u.done)
+	pkts := make([]endpoint.Packet, endpoint.MaxBatch)
+	for i := range pkts {
+		pkts[i].Buf = make([]byte, recvBufSize)
+	}
+	for {
+		n, err := u.pc.ReadBatch(pkts)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		now := u.s.now()
+		for i := range pkts[:n] {
+			p := &pkts[i]
+			u.handle(now, p.Addr, p.Buf[:p.N])
+			p.Buf = p.Buf[:cap(p.Buf)]
+		}
+	}
+}
+
+func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte) {
+	if u.client != nil {
+		if from != u.remote {
+			return
+		}
+		u.client.receive(now, b)
+		return
+	}
+	u.mu.Lock()
+	t := u.byAddr[from]
+	if t != nil {
+		u.mu.Unlock()
+		t.receive(now, b)
+		return
+	}
+	reply, req := u.listener.Receive(now, from, b, u.replyBuf[:0])
+	if len(reply) > 0 {
+		u.pc.WriteBatch([]endpoint.Packet{{Buf: reply, Addr: from}})
+	}
+	u.replyBuf = reply
+	u.mu.Unlock()
+	if req != nil {
+		u.s.acceptRequest(now, u, from, req)
+	}
+}
+
+// write sends datagrams to one address.
+func (u *udpSocket) write(batch []endpoint.Packet) {
+	for len(batch) > 0 {
+		n, err := u.pc.WriteBatch(batch)
+		if err != nil || n == 0 {
+			return
+		}
+		batch = batch[n:]
+	}
+}
+
+// spamLimiter allows one reply per 250 ms, process-wide, to datagrams that
+// may be spoofed.
+var spamLimiter struct {
+	mu   sync.Mutex
+	next time.Time
+}
+
+func allowSpamReply(now time.Time) bool {
+	spamLimiter.mu.Lock()
+	defer spamLimiter.mu.Unlock()
+	if now.Before(spamLimiter.next) {
+		return false
+	}
+	spamLimiter.next = now.Add(250 * time.Millisecond)
+	return true
+}
+
+func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error) {
+	if s.packetListen != nil {
+		return s.packetListen(addr)
+	}
+	pc, err := endpoint.Listen(addr, nil)
+	if err != nil {
+		return nil, err
+	}
+	return wrapFaults(pc), nil
+}
+
+func (s *Sockets) dialPacket(remote netip.AddrPort) (endpoint.PacketConn, error) {
+	if s.packetDial != nil {
+		return s.packetDial(remote)
+	}
+	pc, err := endpoint.Dial(remote, nil)
+	if err != nil {
+		return nil, err
+	}
+	return wrapFaults(pc), nil
+}
 
 func (s *Sockets) createListenSocketIP(addr netip.AddrPort, opts []ConfigValue) (ListenSocket, error) {
-	return InvalidListenSocket, errNotImplemented
+	if addr.Port() == 0 {
+		return InvalidListenSocket, errors.New("mist: must specify local port")
+	}
+	cfg := newConfigStore(&s.cfgMu, s.cfg)
+	if !cfg.applyOptions(opts) {
+		return InvalidListenSocket, errors.New("mist: bad option")
+	}
+	if !addr.Addr().IsValid() {
+		addr = netip.AddrPortFrom(netip.IPv6Unspecified(), addr.Port())
+	}
+	pc, err := s.listenPacket(addr)
+	if err != nil {
+		return InvalidListenSocket, err
+	}
+	l, err := conn.NewListener(nil)
+	if err != nil {
+		pc.Close()
+		return InvalidListenSocket, err
+	}
+	u := &udpSocket{s: s, pc: pc, done: make(chan struct{}), byAddr: make(map[netip.AddrPort]*udpTransport), listener: l}
+	ls := &listenSocket{cfg: cfg, addr: pc.LocalAddr(), conns: make(map[*connection]struct{}), udp: u}
+	u.listen = ls
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		pc.Close()
+		return InvalidListenSocket, net.ErrClosed
+	}
+	for {
+		s.nextListen++
+		idx := s.nextListen & 0xffff
+		h := ListenSocket(idx | (s.nextListen>>16&0x7fff)<<16)
+		if idx == 0 || s.listens[h] != nil {
+			continue
+		}
+		ls.handle = h
+		break
+	}
+	s.listens[ls.handle] = ls
+	s.mu.Unlock()
+	go u.run()
+	return ls.handle, nil
+}
+
+// allowWithoutAuth is the effective IP_AllowWithoutAuth for a peer address.
+func allowWithoutAuth(cfg *configStore, peer netip.AddrPort) int {
+	e := int(cfg.int(OptIPAllowWithoutAuth))
+	if isLoopback(peer.Addr()) {
+		e = max(e, int(cfg.int(OptIPLocalHostAllowWithoutAuth)))
+	}
+	return e
+}
+
+// acceptRequest turns a ConnectRequest that passed the challenge into a
+// Connecting connection, or drops it.
+func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort, req *connRequest) {
+	ls := u.listen
+	e := allowWithoutAuth(ls.cfg, from)
+	id, err := conn.RequestIdentity(req, from, e)
+	if err != nil {
+		return
+	}
+	clientID := req.GetClientConnectionId()
+	// One connection per (identity, client id): the same client coming from
+	// another address is refused.
+	u.mu.Lock()
+	for _, t := range u.byAddr {
+		if t.cc.RemoteID() == clientID && t.cc.RemoteIdentity() == id {
+			reply := conn.DuplicateReply(u.replyBuf[:0], clientID)
+			u.pc.WriteBatch([]endpoint.Packet{{Buf: reply, Addr: from}})
+			u.replyBuf = reply
+			u.mu.Unlock()
+			return
+		}
+	}
+	u.mu.Unlock()
+
+	s.mu.Lock()
+	if s.closed || s.listens[ls.handle] != ls {
+		s.mu.Unlock()
+		return
+	}
+	h, ok := s.allocConnID()
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	c := newConnection(s, h, ls.cfg)
+	c.inbound = true
+	c.listen = ls.handle
+	c.remoteAddr = from
+	c.remote = fromInternalIdentity(id)
+	c.userData = c.cfg.int(OptConnectionUserData)
+	t := &udpTransport{c: c, sock: u, remote: from}
+	cfg := s.connConfig(c, t, from, e)
+	cc, err := conn.NewServer(now, &cfg, req, id)
+	if err != nil {
+		delete(s.lowIDs, uint16(h))
+		s.mu.Unlock()
+		return
+	}
+	t.cc = cc
+	c.tr = t
+	s.conns[h] = c
+	s.mu.Unlock()
+
+	u.mu.Lock()
+	u.byAddr[from] = t
+	u.mu.Unlock()
+	ls.mu.Lock()
+	ls.conns[c] = struct{}{}
+	ls.mu.Unlock()
+
+	c.mu.Lock()
+	c.flags = connFlags(cc, from)
+	c.setState(StateConnecting)
+	t.kick(now)
+	c.mu.Unlock()
 }
 
 func (s *Sockets) connectByIPAddress(addr netip.AddrPort, opts []ConfigValue) (Conn, error) {
-	return InvalidConn, errNotImplemented
+	if addr.Port() == 0 || !addr.Addr().IsValid() || addr.Addr().IsUnspecified() {
+		return InvalidConn, errors.New("mist: bad remote address")
+	}
+	addr = normalizeAddrPort(addr)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return InvalidConn, net.ErrClosed
+	}
+	h, ok := s.allocConnID()
+	s.mu.Unlock()
+	if !ok {
+		return InvalidConn, errors.New("mist: too many connections")
+	}
+	fail := func(err error) (Conn, error) {
+		s.mu.Lock()
+		delete(s.lowIDs, uint16(h))
+		s.mu.Unlock()
+		return InvalidConn, err
+	}
+	c := newConnection(s, h, s.cfg)
+	if !c.cfg.applyOptions(opts) {
+		return fail(errors.New("mist: bad option"))
+	}
+	c.cfg.lock(OptIPAllowWithoutAuth, OptIPLocalHostAllowWithoutAuth, OptUnencrypted, OptSymmetricConnect)
+	c.remoteAddr = addr
+	c.userData = c.cfg.int(OptConnectionUserData)
+	pc, err := s.dialPacket(addr)
+	if err != nil {
+		return fail(err)
+	}
+	u := &udpSocket{s: s, pc: pc, done: make(chan struct{}), remote: addr}
+	t := &udpTransport{c: c, sock: u, remote: addr}
+	u.client = t
+	now := s.now()
+	cfg := s.connConfig(c, t, addr, allowWithoutAuth(c.cfg, addr))
+	cc, err := conn.NewClient(now, &cfg)
+	if err != nil {
+		pc.Close()
+		return fail(err)
+	}
+	t.cc = cc
+	c.tr = t
+	s.mu.Lock()
+	s.conns[h] = c
+	s.mu.Unlock()
+
+	c.mu.Lock()
+	c.setState(StateConnecting)
+	t.kick(now)
+	c.mu.Unlock()
+	go u.run()
+	return h, nil
+}
+
+// connConfig gathers a connection's protocol settings from its config.
+func (s *Sockets) connConfig(c *connection, t *udpTransport, remote netip.AddrPort, e int) conn.Config {
+	ms := func(opt ConfigOption) time.Duration { return time.Duration(c.cfg.int(opt)) * time.Millisecond }
+	return conn.Config{
+		LocalID:          uint32(c.handle),
+		Identity:         toInternalIdentity(s.identity),
+		AllowWithoutAuth: e,
+		Unencrypted:      int(c.cfg.int(OptUnencrypted)),
+		TimeoutInitial:   ms(OptTimeoutInitial),
+		TimeoutConnected: ms(OptTimeoutConnected),
+		MTU:              int(c.cfg.int(OptMTUPacketSize)),
+		Remote:           remote,
+		NewSession:       t.newSession,
+		AllowSpamReply:   allowSpamReply,
+	}
+}
+
+func connFlags(cc *conn.Conn, remote netip.AddrPort) ConnInfoFlags {
+	var f ConnInfoFlags
+	if !cc.Authenticated() {
+		f |= ConnInfoUnauthenticated
+	}
+	if cc.State() == conn.StateConnected && !cc.Encrypted() {
+		f |= ConnInfoUnencrypted
+	}
+	if isLoopback(remote.Addr()) {
+		f |= ConnInfoFast
+	}
+	return f
 }

@@ -1,0 +1,171 @@
+package mist
+
+import (
+	"errors"
+	"time"
+
+	"github.com/mistnet/mist/internal/congestion"
+	"github.com/mistnet/mist/internal/conn"
+	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/netsim"
+	"github.com/mistnet/mist/internal/reliability"
+)
+
+// sessionAdapter fits a reliability.Session and its rate controller to the
+// conn.Session interface.
+type sessionAdapter struct {
+	s       *reliability.Session
+	rate    congestion.Controller
+	deliver func(reliability.Message) bool
+	weights []int
+}
+
+func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Session {
+	c := t.c
+	cfg := c.cfg
+	rate := congestion.NewFixed(int(cfg.int(OptSendRateMin)), int(cfg.int(OptSendRateMax)))
+	nagle := time.Duration(cfg.int(OptNagleTime)) * time.Microsecond
+	if nagle == 0 {
+		nagle = -1
+	}
+	maxMsgs := int(cfg.int(OptRecvBufferMessages))
+	maxBytes := int(cfg.int(OptRecvBufferSize))
+	a := &sessionAdapter{rate: rate}
+	a.s = reliability.New(reliability.Config{
+		NagleTime:                nagle,
+		SendBufferSize:           int(cfg.int(OptSendBufferSize)),
+		RecvBufferSize:           maxBytes,
+		RecvMaxMessageSize:       int(cfg.int(OptRecvMaxMessageSize)),
+		RecvMaxSegmentsPerPacket: int(cfg.int(OptRecvMaxSegmentsPerPacket)),
+		MaxReliableSegment:       maxPlaintext - reliableSegmentOverhead,
+		Rate:                     rate,
+	})
+	a.deliver = func(rm reliability.Message) bool {
+		m := newReceived(rm.Data)
+		m.Lane = uint16(rm.Lane)
+		m.MessageNumber = rm.Num
+		if rm.Reliable {
+			m.Flags = SendReliable
+		}
+		m.TimeReceived = c.s.now()
+		if c.deliver(m, maxMsgs, maxBytes) {
+			return true
+		}
+		// Refused: the session keeps ownership of the payload.
+		m.Data, m.pooled = nil, false
+		m.Release()
+		return false
+	}
+	return a
+}
+
+// reliableSegmentOverhead is what an SNP packet spends around one reliable
+// segment at most: stop-waiting, an ack and the segment header.
+const reliableSegmentOverhead = 95
+
+func (a *sessionAdapter) Send(now time.Time, lane int, data []byte, reliable, noNagle bool) (int64, error) {
+	flags := reliability.SendUnreliable
+	if reliable {
+		flags |= reliability.SendReliable
+	}
+	if noNagle {
+		flags |= reliability.SendNoNagle
+	}
+	return a.s.Send(now, lane, data, flags)
+}
+
+func (a *sessionAdapter) Flush(now time.Time) { a.s.Flush(now) }
+
+func (a *sessionAdapter) ConfigureLanes(priorities []int, weights []uint16) error {
+	var w []int
+	if weights != nil {
+		w = make([]int, len(weights))
+		for i, x := range weights {
+			w[i] = int(x)
+		}
+	}
+	return a.s.ConfigureLanes(priorities, w)
+}
+
+func (a *sessionAdapter) Receive(now time.Time, pktNum int64, plaintext []byte) error {
+	err := a.s.Receive(now, pktNum, plaintext, a.deliver)
+	var re *reliability.Error
+	if errors.As(err, &re) {
+		return &conn.ProtocolError{Reason: re.EndReason, Debug: re.Err.Error()}
+	}
+	return err
+}
+
+func (a *sessionAdapter) NoteAckRequest(now time.Time, pktNum int64, immediate bool) {
+	a.s.RequestAck(now, immediate)
+}
+
+func (a *sessionAdapter) AppendPacket(dst []byte, now time.Time, pktNum int64, maxPlaintext int, allowData, force bool) ([]byte, bool) {
+	if force {
+		return a.s.AppendAckPacket(dst, now, pktNum, maxPlaintext, allowData), true
+	}
+	return a.s.AppendPacket(dst, now, pktNum, maxPlaintext, allowData)
+}
+
+func (a *sessionAdapter) TimeUntilSend(now time.Time) time.Duration { return a.rate.TimeUntilSend(now) }
+
+func (a *sessionAdapter) NextDeadline(now time.Time) time.Time {
+	d := a.s.NextDeadline()
+	if !d.IsZero() && !d.After(now) {
+		// Due but not sent: the send rate holds it back.
+		d = now.Add(max(a.rate.TimeUntilSend(now), time.Millisecond))
+	}
+	return d
+}
+
+func (a *sessionAdapter) ReliableDone() bool {
+	return a.s.PendingReliable() == 0 && a.s.SentUnacked() == 0
+}
+
+func (a *sessionAdapter) Status(now time.Time, st *conn.SessionStatus) {
+	st.PendingReliable = a.s.PendingReliable()
+	st.PendingUnreliable = a.s.PendingUnreliable()
+	st.SentUnackedReliable = a.s.SentUnacked()
+	st.QueueTime = a.s.QueueTime()
+	st.SendRate = a.rate.Rate()
+}
+
+func sendResult(err error) Result {
+	switch {
+	case errors.Is(err, reliability.ErrInvalidParam):
+		return ResultInvalidParam
+	case errors.Is(err, reliability.ErrLimitExceeded):
+		return ResultLimitExceeded
+	case errors.Is(err, conn.ErrNotConnected):
+		return ResultNoConnection
+	}
+	return ResultFail
+}
+
+// wrapFaults applies the global FakePacket* options, when any is set, to a
+// new socket.
+func wrapFaults(pc endpoint.PacketConn) endpoint.PacketConn {
+	f := func(opt ConfigOption) float64 { v, _ := globalConfig.get(opt); return float64(v.Float()) }
+	ms := func(opt ConfigOption) time.Duration { return time.Duration(f(opt) * float64(time.Millisecond)) }
+	send := netsim.Faults{
+		LossPct: f(OptFakePacketLossSend), Lag: ms(OptFakePacketLagSend),
+		ReorderPct: f(OptFakePacketReorderSend), ReorderTime: ms(OptFakePacketReorderTime),
+		DupPct: f(OptFakePacketDupSend), DupTimeMax: ms(OptFakePacketDupTimeMax),
+		JitterAvg: ms(OptFakePacketJitterSendAvg), JitterMax: ms(OptFakePacketJitterSendMax), JitterPct: f(OptFakePacketJitterSendPct),
+		RateLimit: int(f(OptFakeRateLimitSendRate)), RateBurst: int(f(OptFakeRateLimitSendBurst)),
+	}
+	recv := netsim.Faults{
+		LossPct: f(OptFakePacketLossRecv), Lag: ms(OptFakePacketLagRecv),
+		ReorderPct: f(OptFakePacketReorderRecv), ReorderTime: ms(OptFakePacketReorderTime),
+		DupPct: f(OptFakePacketDupRecv), DupTimeMax: ms(OptFakePacketDupTimeMax),
+		JitterAvg: ms(OptFakePacketJitterRecvAvg), JitterMax: ms(OptFakePacketJitterRecvMax), JitterPct: f(OptFakePacketJitterRecvPct),
+		RateLimit: int(f(OptFakeRateLimitRecvRate)), RateBurst: int(f(OptFakeRateLimitRecvBurst)),
+	}
+	active := func(x netsim.Faults) bool {
+		return x.LossPct > 0 || x.Lag > 0 || x.ReorderPct > 0 || x.DupPct > 0 || x.JitterAvg > 0 || x.RateLimit > 0
+	}
+	if !active(send) && !active(recv) {
+		return pc
+	}
+	return netsim.Wrap(pc, netsim.Options{Send: send, Recv: recv})
+}

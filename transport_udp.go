@@ -1,0 +1,276 @@
+package mist
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/mistnet/mist/internal/bufpool"
+	"github.com/mistnet/mist/internal/conn"
+	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/pb"
+)
+
+type connRequest = pb.ConnectRequest
+
+// udpTransport drives one conn.Conn for a connection: it feeds it
+// datagrams, API calls and timer ticks under the connection's lock, sends
+// what it queues and reflects its state into the API state.
+type udpTransport struct {
+	c      *connection
+	sock   *udpSocket
+	cc     *conn.Conn
+	remote netip.AddrPort
+	timer  *time.Timer
+	batch  []endpoint.Packet
+	gone   bool
+
+	// Messages sent while Connecting wait here, numbered as the session
+	// will number them, until the connection is established.
+	early    []earlyMsg
+	earlyNum []int64
+	lanePrio []int
+	laneW    []uint16
+}
+
+type earlyMsg struct {
+	lane  int
+	data  []byte
+	flags SendFlags
+}
+
+// receive handles a datagram for this connection (from the receive loop).
+func (t *udpTransport) receive(now time.Time, b []byte) {
+	c := t.c
+	c.mu.Lock()
+	if !t.gone {
+		t.cc.Receive(now, b)
+		t.kick(now)
+	}
+	c.mu.Unlock()
+}
+
+// kick runs the protocol at now, sends what it produced, reflects state
+// changes and rearms the timer. Called with c.mu held.
+func (t *udpTransport) kick(now time.Time) {
+	if t.gone {
+		return
+	}
+	t.cc.Service(now)
+	t.sync(now)
+	t.flushOut()
+	if t.gone {
+		return
+	}
+	t.arm(now)
+}
+
+func (t *udpTransport) flushOut() {
+	if !t.cc.Pending() {
+		return
+	}
+	t.batch = t.batch[:0]
+	var held [][]byte
+	t.cc.Drain(func(b []byte) {
+		// Drain recycles b after this returns; copy into a batch buffer.
+		cp := bufpool.Get(len(b))
+		copy(cp, b)
+		held = append(held, cp)
+		t.batch = append(t.batch, endpoint.Packet{Buf: cp, Addr: t.remote})
+	})
+	t.sock.write(t.batch)
+	for i, b := range held {
+		bufpool.Put(b)
+		t.batch[i] = endpoint.Packet{}
+	}
+}
+
+func (t *udpTransport) arm(now time.Time) {
+	d := t.cc.NextDeadline(now)
+	if d.IsZero() {
+		if t.timer != nil {
+			t.timer.Stop()
+		}
+		return
+	}
+	wait := max(d.Sub(now), 0)
+	if t.timer == nil {
+		t.timer = time.AfterFunc(wait, t.onTimer)
+		return
+	}
+	t.timer.Reset(wait)
+}
+
+func (t *udpTransport) onTimer() {
+	c := t.c
+	c.mu.Lock()
+	t.kick(c.s.now())
+	c.mu.Unlock()
+}
+
+// sync reflects the protocol state into the API state. Called with c.mu held.
+func (t *udpTransport) sync(now time.Time) {
+	c := t.c
+	switch t.cc.State() {
+	case conn.StateConnected:
+		if c.state == StateConnecting {
+			c.remote = fromInternalIdentity(t.cc.RemoteIdentity())
+			c.flags = connFlags(t.cc, t.remote)
+			t.sendEarly(now)
+			c.setState(StateConnected)
+		}
+	case conn.StateClosedByPeer:
+		c.ended(StateClosedByPeer, EndReason(t.cc.EndReason()), t.cc.EndDebug())
+	case conn.StateProblemDetectedLocally:
+		c.ended(StateProblemDetectedLocally, EndReason(t.cc.EndReason()), t.cc.EndDebug())
+	case conn.StateDead:
+		t.teardown()
+	}
+}
+
+// sendEarly hands messages queued while connecting to the session.
+func (t *udpTransport) sendEarly(now time.Time) {
+	if t.lanePrio != nil || t.laneW != nil {
+		t.cc.Session().ConfigureLanes(t.lanePrio, t.laneW)
+	}
+	for _, m := range t.early {
+		t.cc.Send(now, m.lane, m.data, m.flags&SendReliable != 0, m.flags&SendNoNagle != 0)
+		bufpool.Put(m.data)
+	}
+	t.early = nil
+}
+
+// teardown forgets the connection: timer, address mapping, socket.
+func (t *udpTransport) teardown() {
+	if t.gone {
+		return
+	}
+	t.gone = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	for _, m := range t.early {
+		bufpool.Put(m.data)
+	}
+	t.early = nil
+	t.cc.Discard()
+	u := t.sock
+	if u.client == t {
+		// The receive loop may be the caller: close without waiting for it.
+		go u.close()
+		return
+	}
+	u.mu.Lock()
+	if u.byAddr[t.remote] == t {
+		delete(u.byAddr, t.remote)
+	}
+	u.mu.Unlock()
+	if ls := u.listen; ls != nil {
+		ls.mu.Lock()
+		delete(ls.conns, t.c)
+		ls.mu.Unlock()
+	}
+}
+
+func (t *udpTransport) send(now time.Time, lane int, data []byte, flags SendFlags) (int64, Result) {
+	if t.cc.State() == conn.StateConnecting {
+		for len(t.earlyNum) <= lane {
+			t.earlyNum = append(t.earlyNum, 0)
+		}
+		t.earlyNum[lane]++
+		cp := bufpool.Get(len(data))
+		copy(cp, data)
+		t.early = append(t.early, earlyMsg{lane: lane, data: cp, flags: flags})
+		return t.earlyNum[lane], ResultOK
+	}
+	n, err := t.cc.Send(now, lane, data, flags&SendReliable != 0, flags&SendNoNagle != 0)
+	if err != nil {
+		return -1, sendResult(err)
+	}
+	t.kick(now)
+	return n, ResultOK
+}
+
+func (t *udpTransport) flush(now time.Time) {
+	t.cc.Flush(now)
+	t.kick(now)
+}
+
+func (t *udpTransport) accept(now time.Time) Result {
+	if err := t.cc.Accept(now); err != nil {
+		t.kick(now)
+		if errors.Is(err, conn.ErrHandshakeFailed) {
+			return ResultHandshakeFailed
+		}
+		return ResultInvalidState
+	}
+	t.c.cfg.lock(OptIPAllowWithoutAuth, OptIPLocalHostAllowWithoutAuth, OptUnencrypted, OptSymmetricConnect)
+	t.kick(now)
+	return ResultOK
+}
+
+func (t *udpTransport) close(now time.Time, reason EndReason, debug string, linger bool) {
+	t.cc.Close(now, int(reason), debug, linger)
+	t.kick(now)
+}
+
+func (t *udpTransport) destroy() {
+	t.cc.Destroy()
+	t.teardown()
+}
+
+func (t *udpTransport) configureLanes(priorities []int, weights []uint16) Result {
+	if sess := t.cc.Session(); sess != nil {
+		if err := sess.ConfigureLanes(priorities, weights); err != nil {
+			return ResultInvalidParam
+		}
+		return ResultOK
+	}
+	t.lanePrio, t.laneW = priorities, weights
+	return ResultOK
+}
+
+func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneStatus) {
+	if p, ok := t.cc.Ping(); ok {
+		st.Ping = int(p.Milliseconds())
+	}
+	sess := t.cc.Session()
+	if sess == nil {
+		for _, m := range t.early {
+			if m.flags&SendReliable != 0 {
+				st.PendingReliable += len(m.data)
+			} else {
+				st.PendingUnreliable += len(m.data)
+			}
+		}
+		return
+	}
+	var ss conn.SessionStatus
+	sess.Status(now, &ss)
+	st.PendingReliable, st.PendingUnreliable = ss.PendingReliable, ss.PendingUnreliable
+	st.SentUnackedReliable = ss.SentUnackedReliable
+	st.QueueTime = ss.QueueTime
+	st.SendRate = ss.SendRate
+	for i := range lanes {
+		if i < len(ss.Lanes) {
+			l := ss.Lanes[i]
+			lanes[i] = LaneStatus{PendingUnreliable: l.PendingUnreliable, PendingReliable: l.PendingReliable,
+				SentUnackedReliable: l.SentUnackedReliable, QueueTime: l.QueueTime}
+		}
+	}
+}
+
+func (t *udpTransport) detailedStatus() string {
+	s := t.cc.Stats
+	return fmt.Sprintf("Packets sent %d (%d bytes), received %d (%d bytes), dropped %d\n",
+		s.PacketsSent, s.BytesSent, s.PacketsRecv, s.BytesRecv, s.Dropped)
+}
+
+func (t *udpTransport) description() string {
+	addr := FormatIPAddr(t.remote)
+	if id := t.c.remote; !id.IsValid() || id.IsLocalhost() || id == IPIdentity(t.remote) {
+		return "UDP " + addr
+	}
+	return "UDP " + t.c.remote.String() + "@" + addr
+}
