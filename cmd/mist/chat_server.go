@@ -97,7 +97,7 @@ func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, inp
 	cs.room = newChatRoom[mist.Conn](cs, log)
 	s.OnConnectionStatusChanged(cs.onStatus)
 
-	listen := s.CreateListenSocketIP(local, o.configValues()...)
+	listen, local := createListenSocket(s, local, o.configValues()...)
 	if listen == mist.InvalidListenSocket {
 		fmt.Fprintf(stderr, "mist chat server: cannot listen on UDP %s: %s\n", formatListenAddr(local), udpDiagnosis(local))
 		if local.Port() != 0 {
@@ -154,15 +154,41 @@ loop:
 	return 0
 }
 
+// createListenSocket listens on local. Port 0 means any free port, which
+// the library does not accept (GNS wants a port): then a free one is found
+// by binding a probe socket, and tried, a few times in case another program
+// takes it in between. It returns the address listened on.
+func createListenSocket(s *mist.Sockets, local netip.AddrPort, opts ...mist.ConfigValue) (mist.ListenSocket, netip.AddrPort) {
+	if local.Port() != 0 {
+		return s.CreateListenSocketIP(local, opts...), local
+	}
+	for range 10 {
+		probe, err := net.ListenUDP(udpNetwork(local), net.UDPAddrFromAddrPort(local))
+		if err != nil {
+			break
+		}
+		port := probe.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		probe.Close()
+		addr := netip.AddrPortFrom(local.Addr(), port)
+		if ls := s.CreateListenSocketIP(addr, opts...); ls != mist.InvalidListenSocket {
+			return ls, addr
+		}
+	}
+	return mist.InvalidListenSocket, local
+}
+
+func udpNetwork(local netip.AddrPort) string {
+	if local.Addr().Is4() {
+		return "udp4"
+	}
+	return "udp"
+}
+
 // udpDiagnosis explains why a UDP socket on local cannot be opened: the
 // library only reports failure, so try the same bind here and show what the
 // system says.
 func udpDiagnosis(local netip.AddrPort) string {
-	network := "udp"
-	if local.Addr().Is4() {
-		network = "udp4"
-	}
-	pc, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(local))
+	pc, err := net.ListenUDP(udpNetwork(local), net.UDPAddrFromAddrPort(local))
 	if err != nil {
 		var se *os.SyscallError
 		if errors.As(err, &se) {

@@ -150,16 +150,16 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mist demo: %v\n", err)
 		return 1
 	}
-	listen := server.CreateListenSocketIP(netip.MustParseAddrPort("127.0.0.1:0"))
+	listen, _ := createListenSocket(server, netip.MustParseAddrPort("127.0.0.1:0"))
 	if listen == mist.InvalidListenSocket {
 		fmt.Fprintf(stderr, "mist demo: cannot listen on 127.0.0.1: %s\n", udpDiagnosis(netip.MustParseAddrPort("127.0.0.1:0")))
 		return 1
 	}
 	serverAddr, _ := server.ListenSocketAddress(listen)
 
-	var notes []string // connection events, shown in the live view title
-	note := func(format string, args ...any) {
-		notes = append(notes, fmt.Sprintf(format, args...))
+	var problems []string // connection failures, shown in the live view title
+	problem := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
 	}
 	serverEnds := map[mist.Conn]*demoEnd{}
 	server.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
@@ -167,12 +167,12 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		switch ev.Info.State {
 		case mist.StateConnecting:
 			if r := server.AcceptConnection(ev.Conn); r != mist.ResultOK {
-				note("server could not accept %s: %v", ev.Info.Description, r)
+				problem("server could not accept %s: %v", ev.Info.Description, r)
 				server.CloseConnection(ev.Conn, 0, "", false)
 				return
 			}
 			k := len(serverEnds) + 1
-			e = &demoEnd{s: server, conn: ev.Conn, label: fmt.Sprintf("server#%d", k), stream: uint16(100 + k), labelPending: true}
+			e = &demoEnd{s: server, conn: ev.Conn, label: fmt.Sprintf("server#%d", k), stream: uint16(serverStreamBase + k), labelPending: true}
 			serverEnds[ev.Conn] = e
 			traffic.add(e)
 		case mist.StateConnected:
@@ -182,7 +182,7 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
 			if e != nil && !e.closed {
 				e.note(fmt.Sprintf("%s (%d): %s", ev.Info.State, ev.Info.EndReason, ev.Info.EndDebug))
-				note("%s: %s", e.label, e.failed)
+				problem("%s: %s", e.label, e.failed)
 			}
 		}
 	})
@@ -198,11 +198,10 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 			switch ev.Info.State {
 			case mist.StateConnected:
 				e.connected = true
-				note("%s connected", e.label)
 			case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
 				if !e.closed {
 					e.note(fmt.Sprintf("%s (%d): %s", ev.Info.State, ev.Info.EndReason, ev.Info.EndDebug))
-					note("%s: %s", e.label, e.failed)
+					problem("%s: %s", e.label, e.failed)
 				}
 			}
 		})
@@ -232,12 +231,18 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		drainUntil = now.Add(drainLimit)
 	}
 	title := func() string {
-		s := "sending"
+		up := 0
+		for _, e := range traffic.ends {
+			if e.connected && e.failed == "" && e.stream < serverStreamBase {
+				up++
+			}
+		}
+		s := fmt.Sprintf("sending, %d/%d clients connected", up, o.clients)
 		if !traffic.sending {
 			s = "sending stopped, waiting for reliable messages in flight"
 		}
-		if len(notes) > 0 {
-			s += "  |  " + notes[len(notes)-1]
+		if len(problems) > 0 {
+			s += "  |  " + problems[len(problems)-1]
 		}
 		return s
 	}
@@ -284,8 +289,8 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 // printDemoSummary prints the totals and the verdict, and returns the exit
 // status.
 func printDemoSummary(w io.Writer, o demoOptions, d *demoTraffic, elapsed time.Duration, interrupted bool) int {
-	up := d.totals(func(e *demoEnd) bool { return e.stream < 100 })
-	down := d.totals(func(e *demoEnd) bool { return e.stream >= 100 })
+	up := d.totals(func(e *demoEnd) bool { return e.stream < serverStreamBase })
+	down := d.totals(func(e *demoEnd) bool { return e.stream >= serverStreamBase })
 
 	fmt.Fprintf(w, "\nSummary after %.1fs", elapsed.Seconds())
 	if interrupted {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -25,6 +26,7 @@ type demoEnd struct {
 	// labelPending: the server side learns which client it talks to from
 	// the first message's stream.
 	labelPending bool
+	peer         int // the client number a server end talks to, once known
 
 	relSent, unrelSent   uint64
 	relBytes, unrelBytes uint64
@@ -33,6 +35,10 @@ type demoEnd struct {
 	lastStatus           mist.RealTimeStatus
 	haveStatus           bool
 }
+
+// Client i sends stream i, the server's end of client i's connection
+// stream serverStreamBase+k (k in accept order).
+const serverStreamBase = 100
 
 // demoTraffic generates traffic on a set of connection ends at fixed rates
 // and checks every received message.
@@ -154,8 +160,9 @@ func (d *demoTraffic) check(at *demoEnd, msg []byte) {
 		d.bad(fmt.Sprintf("at %s: %v", at.label, err))
 		return
 	}
-	if at.labelPending && kind == payloadReliable && stream < 100 {
+	if at.labelPending && kind == payloadReliable && stream < serverStreamBase {
 		at.label = fmt.Sprintf("server->client%d", stream)
+		at.peer = int(stream)
 		at.labelPending = false
 	}
 	if first, ok := d.arrivedAt[stream]; !ok {
@@ -233,9 +240,22 @@ func (d *demoTraffic) refreshStatus() {
 	}
 }
 
+// rows lists the ends as client1->server, client2->server, ... then
+// server->client1, ... (ends not yet named last).
 func (d *demoTraffic) rows() []connRow {
-	rows := make([]connRow, 0, len(d.ends))
-	for _, e := range d.ends {
+	ends := slices.Clone(d.ends)
+	sortKey := func(e *demoEnd) int {
+		switch {
+		case e.stream < serverStreamBase:
+			return int(e.stream)
+		case e.labelPending:
+			return 2 * serverStreamBase
+		}
+		return serverStreamBase + e.peer
+	}
+	slices.SortStableFunc(ends, func(a, b *demoEnd) int { return sortKey(a) - sortKey(b) })
+	rows := make([]connRow, 0, len(ends))
+	for _, e := range ends {
 		r := connRow{name: e.label, state: "closed", qualityLocal: -1, qualityRemote: -1}
 		if e.haveStatus {
 			st := e.lastStatus
