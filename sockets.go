@@ -48,6 +48,9 @@ type Sockets struct {
 
 	qmu sync.Mutex
 
+	liveMu sync.Mutex
+	live   map[*udpTransport]struct{} // UDP connections not yet torn down
+
 	cbMu        sync.Mutex
 	callbacks   []func()
 	subscribers []*subscriber
@@ -69,6 +72,7 @@ func New(cfg Config) (*Sockets, error) {
 		lowIDs:      make(map[uint16]bool),
 		listens:     make(map[ListenSocket]*listenSocket),
 		groups:      make(map[PollGroup]*pollGroup),
+		live:        make(map[*udpTransport]struct{}),
 		authAvail:   AvailabilityNeverTried,
 		authDebug:   "Not Attempted",
 		authHandler: cfg.OnAuthenticationStatus,
@@ -122,6 +126,20 @@ func (s *Sockets) Close() error {
 	}
 	for _, h := range listens {
 		s.CloseListenSocket(h)
+	}
+	// Connections in FinWait or Linger go at once: nothing is left to
+	// answer their peers.
+	s.liveMu.Lock()
+	live := make([]*udpTransport, 0, len(s.live))
+	for t := range s.live {
+		live = append(live, t)
+	}
+	s.liveMu.Unlock()
+	for _, t := range live {
+		t.c.mu.Lock()
+		t.flushOut()
+		t.destroy()
+		t.c.mu.Unlock()
 	}
 	s.mu.Lock()
 	for h, g := range s.groups {

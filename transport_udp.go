@@ -147,6 +147,10 @@ func (t *udpTransport) teardown() {
 		return
 	}
 	t.gone = true
+	s := t.c.s
+	s.liveMu.Lock()
+	delete(s.live, t)
+	s.liveMu.Unlock()
 	if t.timer != nil {
 		t.timer.Stop()
 	}
@@ -157,8 +161,8 @@ func (t *udpTransport) teardown() {
 	t.cc.Discard()
 	u := t.sock
 	if u.client == t {
-		// The receive loop may be the caller: close without waiting for it.
-		go u.close()
+		// The receive loop may be the caller: do not wait for it to end.
+		u.pc.Close()
 		return
 	}
 	u.mu.Lock()

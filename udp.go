@@ -119,6 +119,12 @@ func allowSpamReply(now time.Time) bool {
 	return true
 }
 
+func (s *Sockets) track(t *udpTransport) {
+	s.liveMu.Lock()
+	s.live[t] = struct{}{}
+	s.liveMu.Unlock()
+}
+
 func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error) {
 	if s.packetListen != nil {
 		return s.packetListen(addr)
@@ -247,6 +253,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	c.tr = t
 	s.conns[h] = c
 	s.mu.Unlock()
+	s.track(t)
 
 	u.mu.Lock()
 	u.byAddr[from] = t
@@ -309,6 +316,7 @@ func (s *Sockets) connectByIPAddress(addr netip.AddrPort, opts []ConfigValue) (C
 	s.mu.Lock()
 	s.conns[h] = c
 	s.mu.Unlock()
+	s.track(t)
 
 	c.mu.Lock()
 	c.setState(StateConnecting)

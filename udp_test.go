@@ -47,6 +47,12 @@ type udpPair struct {
 }
 
 func newUDPPair(t testing.TB, serverOpts, clientOpts []ConfigValue) *udpPair {
+	return newUDPPairWith(t, serverOpts, clientOpts, nil, netip.MustParseAddr("127.0.0.1"))
+}
+
+// newUDPPairWith lets the test replace the sockets (setup runs on both
+// instances before they open any) and choose the server's IP.
+func newUDPPairWith(t testing.TB, serverOpts, clientOpts []ConfigValue, setup func(*Sockets), ip netip.Addr) *udpPair {
 	t.Helper()
 	p := &udpPair{}
 	var err error
@@ -55,6 +61,10 @@ func newUDPPair(t testing.TB, serverOpts, clientOpts []ConfigValue) *udpPair {
 	}
 	if p.client, err = New(Config{}); err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(p.server)
+		setup(p.client)
 	}
 	t.Cleanup(func() { p.client.Close(); p.server.Close() })
 	p.server.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
@@ -67,7 +77,11 @@ func newUDPPair(t testing.TB, serverOpts, clientOpts []ConfigValue) *udpPair {
 		}
 	})
 	p.client.OnConnectionStatusChanged(func(ev *ConnStatusChanged) { p.cEvents = append(p.cEvents, ev) })
-	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t))
+	port := uint16(27015)
+	if ip.IsLoopback() {
+		port = freeUDPPort(t)
+	}
+	addr := netip.AddrPortFrom(ip, port)
 	if p.ls = p.server.CreateListenSocketIP(addr, serverOpts...); p.ls == 0 {
 		t.Fatal("CreateListenSocketIP failed")
 	}
