@@ -347,3 +347,8 @@ func (s *swarm) Close() error {
 	<-s.done
 	return nil
 }
+
+// Unsupported explains the scenarios ENet cannot run.
+func (System) Unsupported(scenario, variant string) string {
+	return fmt.Sprintf("n/a: ENet hosts hold at most %d peers", MaxPeers)
+}

@@ -101,6 +101,11 @@ func failed(sys system.System, scenario, variant string, err error) Result {
 	res := Result{System: sys.Name(), Scenario: scenario, Variant: variant, Error: err.Error()}
 	if errors.Is(err, system.ErrNotSupported) {
 		res.Note = "not supported"
+		if s, ok := sys.(interface {
+			Unsupported(scenario, variant string) string
+		}); ok {
+			res.Note = s.Unsupported(scenario, variant)
+		}
 	}
 	return res
 }
@@ -144,6 +149,11 @@ func (r *Runner) latency(ctx context.Context, sys system.System, addr string, po
 	msg := make([]byte, LatencyMessage)
 	msg[0] = benchproto.OpEcho
 	buf := make([]byte, 2*LatencyMessage)
+	if poll {
+		if _, _, err := c.Poll(buf); err != nil {
+			return Result{}, err
+		}
+	}
 	recv := func() (int, error) {
 		if !poll {
 			rctx, cancel := context.WithTimeout(ctx, r.Options.Timeout)

@@ -347,3 +347,8 @@ func (s *swarm) Close() error {
 	}
 	return errors.Join(s.tr.Close(), s.tr.Conn.Close())
 }
+
+// Unsupported explains the scenarios quic-go cannot run.
+func (System) Unsupported(scenario, variant string) string {
+	return "n/a: quic-go streams have blocking reads only"
+}

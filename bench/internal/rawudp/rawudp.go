@@ -210,3 +210,8 @@ func (c *conn) Poll(buf []byte) (int, bool, error) {
 }
 
 func (c *conn) Close() error { return c.conn.Close() }
+
+// Unsupported explains the scenarios raw UDP cannot run.
+func (System) Unsupported(scenario, variant string) string {
+	return "n/a: raw UDP has no connections"
+}

@@ -1,0 +1,389 @@
+// Package mistsys measures mist through its public, GNS-shaped API: one
+// Sockets instance per server, a poll group for received messages, and
+// callbacks run on the server's loop.
+package mistsys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mistnet/mist"
+
+	"github.com/mistnet/mist/bench/internal/benchproto"
+	"github.com/mistnet/mist/bench/internal/system"
+)
+
+// MaxRate is the send rate both ends are configured to, the top of the
+// SendRateMin/SendRateMax range: rate limits lifted.
+const MaxRate = 0x10000000
+
+// connsPerInstance keeps client swarms under the per-instance connection
+// limit by spreading them over several Sockets.
+const connsPerInstance = 8000
+
+// receiveBatch is how many messages one receive call may return.
+const receiveBatch = 64
+
+// Options are applied to every listen socket and connection.
+func Options() []mist.ConfigValue {
+	return []mist.ConfigValue{
+		mist.Int32Value(mist.OptSendRateMin, MaxRate),
+		mist.Int32Value(mist.OptSendRateMax, MaxRate),
+	}
+}
+
+// System is mist. Client connections share one lazily created Sockets.
+type System struct {
+	once    sync.Once
+	client  *mist.Sockets
+	initErr error
+}
+
+// New returns the mist system.
+func New() *System { return new(System) }
+
+func (*System) Name() string    { return "mist" }
+func (*System) Encrypted() bool { return true }
+
+func (s *System) clientSockets() (*mist.Sockets, error) {
+	s.once.Do(func() { s.client, s.initErr = mist.New(mist.Config{Options: Options()}) })
+	return s.client, s.initErr
+}
+
+// Close releases the shared client instance.
+func (s *System) Close() error {
+	if s.client != nil {
+		return s.client.Close()
+	}
+	return nil
+}
+
+// waiter spaces out polls of an API that has no blocking receive: it spins
+// briefly, yielding the processor, then sleeps with growing intervals.
+type waiter struct {
+	spins int
+	sleep time.Duration
+}
+
+const (
+	spinPolls = 200
+	minSleep  = 20 * time.Microsecond
+	maxSleep  = time.Millisecond
+)
+
+func (w *waiter) wait() {
+	if w.spins < spinPolls {
+		w.spins++
+		runtime.Gosched()
+		return
+	}
+	time.Sleep(w.sleep)
+	w.sleep = min(max(2*w.sleep, minSleep), maxSleep)
+}
+
+func (w *waiter) reset() { *w = waiter{} }
+
+// Listen starts a server on its own Sockets instance.
+func (*System) Listen(addr string) (system.Server, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{sessions: make(map[mist.Conn]*benchproto.Session), stop: make(chan struct{}), done: make(chan struct{})}
+	sockets, err := mist.New(mist.Config{Options: Options(), OnConnectionStatusChanged: srv.statusChanged})
+	if err != nil {
+		return nil, err
+	}
+	srv.sockets = sockets
+	srv.listen = sockets.CreateListenSocketIP(ap)
+	if srv.listen == mist.InvalidListenSocket {
+		sockets.Close()
+		return nil, fmt.Errorf("mistsys: cannot listen on %v", ap)
+	}
+	bound, ok := sockets.ListenSocketAddress(srv.listen)
+	if !ok {
+		sockets.Close()
+		return nil, errors.New("mistsys: listen socket has no address")
+	}
+	if bound.Addr().IsUnspecified() {
+		bound = netip.AddrPortFrom(ap.Addr(), bound.Port())
+	}
+	srv.addr = bound
+	srv.group = sockets.CreatePollGroup()
+	go srv.run()
+	return srv, nil
+}
+
+type server struct {
+	sockets  *mist.Sockets
+	listen   mist.ListenSocket
+	group    mist.PollGroup
+	addr     netip.AddrPort
+	sessions map[mist.Conn]*benchproto.Session // owned by run
+	conns    atomic.Int64
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+}
+
+func (s *server) Addr() string { return s.addr.String() }
+func (s *server) Conns() int   { return int(s.conns.Load()) }
+
+func (s *server) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	return s.sockets.Close()
+}
+
+// statusChanged runs inside RunCallbacks on the server loop.
+func (s *server) statusChanged(ev *mist.ConnStatusChanged) {
+	switch ev.Info.State {
+	case mist.StateConnecting:
+		if ev.Info.ListenSocket == 0 {
+			return
+		}
+		if s.sockets.AcceptConnection(ev.Conn) != mist.ResultOK {
+			s.sockets.CloseConnection(ev.Conn, 0, "", false)
+			return
+		}
+		s.sockets.SetConnectionPollGroup(ev.Conn, s.group)
+		s.sessions[ev.Conn] = new(benchproto.Session)
+		s.conns.Add(1)
+	case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
+		s.sockets.CloseConnection(ev.Conn, 0, "", false)
+		if _, ok := s.sessions[ev.Conn]; ok {
+			delete(s.sessions, ev.Conn)
+			s.conns.Add(-1)
+		}
+	}
+}
+
+func (s *server) run() {
+	defer close(s.done)
+	msgs := make([]*mist.Message, receiveBatch)
+	var w waiter
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		s.sockets.RunCallbacks()
+		n := s.sockets.ReceiveMessagesOnPollGroup(s.group, msgs)
+		if n <= 0 {
+			w.wait()
+			continue
+		}
+		w.reset()
+		for _, m := range msgs[:n] {
+			if sess := s.sessions[m.Conn]; sess != nil {
+				sess.Handle(m.Data, m.Flags&mist.SendReliable != 0, func(reply []byte, reliable bool) {
+					flags := mist.SendUnreliableNoNagle
+					if reliable {
+						flags = mist.SendReliableNoNagle
+					}
+					s.sockets.SendMessageToConnection(m.Conn, reply, flags)
+				})
+			}
+			m.Release()
+		}
+	}
+}
+
+// Dial connects through the shared client instance and waits, polling the
+// connection's state, until it is Connected.
+func (s *System) Dial(ctx context.Context, addr string) (system.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	sockets, err := s.clientSockets()
+	if err != nil {
+		return nil, err
+	}
+	h := sockets.ConnectByIPAddress(ap)
+	if h == mist.InvalidConn {
+		return nil, fmt.Errorf("mistsys: cannot connect to %v", ap)
+	}
+	var w waiter
+	for {
+		info, ok := sockets.ConnectionInfo(h)
+		switch {
+		case !ok:
+			return nil, errors.New("mistsys: connection vanished while connecting")
+		case info.State == mist.StateConnected:
+			return &conn{sockets: sockets, h: h, in: make([]*mist.Message, 1)}, nil
+		case info.State == mist.StateClosedByPeer || info.State == mist.StateProblemDetectedLocally:
+			sockets.CloseConnection(h, 0, "", false)
+			return nil, fmt.Errorf("mistsys: connect to %v: %s (%d)", ap, info.EndDebug, info.EndReason)
+		}
+		if ctx.Err() != nil {
+			sockets.CloseConnection(h, 0, "", false)
+			return nil, fmt.Errorf("mistsys: connect to %v: %w", ap, ctx.Err())
+		}
+		w.wait()
+	}
+}
+
+type conn struct {
+	sockets *mist.Sockets
+	h       mist.Conn
+	in      []*mist.Message
+}
+
+// Send maps the bench flags onto GNS's: NoDelay becomes NoNagle (send
+// now), and a full send buffer (LimitExceeded) is waited out.
+func (c *conn) Send(msg []byte, flags system.SendFlags) error {
+	mf := mist.SendUnreliable
+	if flags&system.Reliable != 0 {
+		mf = mist.SendReliable
+	}
+	if flags&system.NoDelay != 0 {
+		mf |= mist.SendNoNagle
+	}
+	var w waiter
+	for {
+		_, r := c.sockets.SendMessageToConnection(c.h, msg, mf)
+		switch r {
+		case mist.ResultOK:
+			return nil
+		case mist.ResultLimitExceeded:
+			w.wait()
+		default:
+			return fmt.Errorf("mistsys: send: %w", r)
+		}
+	}
+}
+
+func (c *conn) Flush() error {
+	if r := c.sockets.FlushMessagesOnConnection(c.h); r != mist.ResultOK {
+		return fmt.Errorf("mistsys: flush: %w", r)
+	}
+	return nil
+}
+
+func (c *conn) Recv(ctx context.Context, buf []byte) (int, error) {
+	var w waiter
+	for {
+		n, ok, err := c.Poll(buf)
+		if err != nil || ok {
+			return n, err
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		w.wait()
+	}
+}
+
+func (c *conn) Poll(buf []byte) (int, bool, error) {
+	switch c.sockets.ReceiveMessagesOnConnection(c.h, c.in) {
+	case 0:
+		return 0, false, nil
+	case 1:
+		m := c.in[0]
+		n := copy(buf, m.Data)
+		m.Release()
+		c.in[0] = nil
+		return n, true, nil
+	default:
+		return 0, false, errors.New("mistsys: connection is gone")
+	}
+}
+
+func (c *conn) Close() error {
+	c.sockets.CloseConnection(c.h, 0, "", false)
+	return nil
+}
+
+// DialMany connects n clients, each instance holding at most
+// connsPerInstance of them, and waits until all are Connected.
+func (*System) DialMany(ctx context.Context, addr string, n int, progress func(int)) (system.Swarm, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	sw := &swarm{}
+	for i := 0; i < n; i++ {
+		if i%connsPerInstance == 0 {
+			sockets, err := mist.New(mist.Config{Options: Options()})
+			if err != nil {
+				sw.Close()
+				return nil, err
+			}
+			sw.instances = append(sw.instances, sockets)
+		}
+		sockets := sw.instances[len(sw.instances)-1]
+		h := sockets.ConnectByIPAddress(ap)
+		if h == mist.InvalidConn {
+			sw.Close()
+			return nil, fmt.Errorf("mistsys: connection %d of %d to %v failed to start", i+1, n, ap)
+		}
+		sw.conns = append(sw.conns, member{sockets, h})
+	}
+	pending := append([]member(nil), sw.conns...)
+	up := 0
+	for len(pending) > 0 {
+		still := pending[:0]
+		for _, m := range pending {
+			info, ok := m.sockets.ConnectionInfo(m.h)
+			switch {
+			case ok && info.State == mist.StateConnected:
+				up++
+			case !ok || info.State == mist.StateClosedByPeer || info.State == mist.StateProblemDetectedLocally:
+				sw.Close()
+				return nil, fmt.Errorf("mistsys: %d of %d connected; one failed: %s (%d)", up, n, info.EndDebug, info.EndReason)
+			default:
+				still = append(still, m)
+			}
+		}
+		pending = still
+		if progress != nil {
+			progress(up)
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			sw.Close()
+			return nil, fmt.Errorf("mistsys: %d of %d connected: %w", up, n, ctx.Err())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return sw, nil
+}
+
+type member struct {
+	sockets *mist.Sockets
+	h       mist.Conn
+}
+
+type swarm struct {
+	instances []*mist.Sockets
+	conns     []member
+}
+
+func (s *swarm) Connected() int {
+	n := 0
+	for _, m := range s.conns {
+		if info, ok := m.sockets.ConnectionInfo(m.h); ok && info.State == mist.StateConnected {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *swarm) Close() error {
+	var errs []error
+	for _, sockets := range s.instances {
+		errs = append(errs, sockets.Close())
+	}
+	s.instances, s.conns = nil, nil
+	return errors.Join(errs...)
+}
