@@ -116,16 +116,23 @@ func (s *Sockets) postStatus(c *connection, old ConnState) {
 	}
 }
 
-// postAuthLocked queues an auth-status notification. Called with cbMu held.
+// postAuthLocked queues an auth-status notification. The handler is looked
+// up at delivery: programs often register it only after calling
+// InitAuthentication, and still expect the event. Called with cbMu held.
 func (s *Sockets) postAuthLocked() {
 	ev := &AuthStatus{Avail: s.authAvail, Debug: s.authDebug}
-	if fn := s.authHandler; fn != nil {
-		s.callbacks = append(s.callbacks, func() { fn(ev) })
-	} else if v, _ := globalConfig.get(OptCallbackAuthStatusChanged); v.Ptr() != nil {
-		if fn, ok := v.Ptr().(func(*AuthStatus)); ok {
-			s.callbacks = append(s.callbacks, func() { fn(ev) })
+	s.callbacks = append(s.callbacks, func() {
+		s.cbMu.Lock()
+		fn := s.authHandler
+		s.cbMu.Unlock()
+		if fn == nil {
+			v, _ := globalConfig.get(OptCallbackAuthStatusChanged)
+			fn, _ = v.Ptr().(func(*AuthStatus))
 		}
-	}
+		if fn != nil {
+			fn(ev)
+		}
+	})
 	for _, sub := range s.subscribers {
 		sub.push(ev)
 	}
