@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -101,7 +102,7 @@ func (*System) Listen(addr string) (system.Server, error) {
 		return nil, err
 	}
 	srv.sockets = sockets
-	srv.listen = sockets.CreateListenSocketIP(ap)
+	srv.listen = listenIP(sockets, ap)
 	if srv.listen == mist.InvalidListenSocket {
 		sockets.Close()
 		return nil, fmt.Errorf("mistsys: cannot listen on %v", ap)
@@ -118,6 +119,27 @@ func (*System) Listen(addr string) (system.Server, error) {
 	srv.group = sockets.CreatePollGroup()
 	go srv.run()
 	return srv, nil
+}
+
+// listenIP creates the listen socket. GNS requires a port, so port 0 is
+// replaced by one the kernel reports free, retrying if another process
+// takes it first.
+func listenIP(sockets *mist.Sockets, ap netip.AddrPort) mist.ListenSocket {
+	if ap.Port() != 0 {
+		return sockets.CreateListenSocketIP(ap)
+	}
+	for range 10 {
+		probe, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		if err != nil {
+			return mist.InvalidListenSocket
+		}
+		port := probe.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		probe.Close()
+		if ls := sockets.CreateListenSocketIP(netip.AddrPortFrom(ap.Addr(), port)); ls != mist.InvalidListenSocket {
+			return ls
+		}
+	}
+	return mist.InvalidListenSocket
 }
 
 type server struct {
