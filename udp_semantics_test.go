@@ -1,0 +1,162 @@
+package mist
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func serverState(p *udpPair) ConnectionInfo {
+	info, _ := p.server.ConnectionInfo(p.sconn)
+	return info
+}
+
+func clientState(p *udpPair) ConnectionInfo {
+	info, _ := p.client.ConnectionInfo(p.cconn)
+	return info
+}
+
+func TestUDPCloseReachesPeer(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	p.client.CloseConnection(p.cconn, 1042, "done here", false)
+	waitFor(t, "ClosedByPeer", func() bool { return serverState(p).State == StateClosedByPeer }, p.server, p.client)
+	info := serverState(p)
+	if info.EndReason != 1042 || info.EndDebug != "done here" {
+		t.Errorf("server sees %d %q", info.EndReason, info.EndDebug)
+	}
+	// Events: server None→Connecting→Connected→ClosedByPeer.
+	p.server.RunCallbacks()
+	var states []ConnState
+	for _, ev := range p.sEvents {
+		states = append(states, ev.Info.State)
+	}
+	if len(states) != 3 || states[0] != StateConnecting || states[1] != StateConnected || states[2] != StateClosedByPeer {
+		t.Errorf("server events %v", states)
+	}
+	if p.sEvents[0].Info.ListenSocket != p.ls {
+		t.Error("inbound connection without its listen socket")
+	}
+	// Client events: Connecting, Connected, then None on its own close.
+	p.client.RunCallbacks()
+	last := p.cEvents[len(p.cEvents)-1]
+	if last.Info.State != StateNone || last.OldState != StateConnected {
+		t.Errorf("client's last event %v from %v", last.Info.State, last.OldState)
+	}
+}
+
+func TestUDPServerRejects(t *testing.T) {
+	s, _ := New(Config{})
+	c, _ := New(Config{})
+	defer s.Close()
+	defer c.Close()
+	s.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
+		if ev.Info.State == StateConnecting {
+			s.CloseConnection(ev.Conn, 1234, "go away", false)
+		}
+	})
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t))
+	s.CreateListenSocketIP(addr)
+	h := c.ConnectByIPAddress(addr)
+	waitFor(t, "rejection", func() bool {
+		info, _ := c.ConnectionInfo(h)
+		return info.State == StateClosedByPeer
+	}, s, c)
+	info, _ := c.ConnectionInfo(h)
+	if info.EndReason != 1234 || info.EndDebug != "go away" {
+		t.Errorf("client sees %d %q", info.EndReason, info.EndDebug)
+	}
+}
+
+func TestUDPLinger(t *testing.T) {
+	slow := []ConfigValue{Int32Value(OptSendBufferSize, 2<<20)}
+	for _, linger := range []bool{true, false} {
+		p := newUDPPair(t, slow, slow)
+		big := make([]byte, 256*1024)
+		for range 3 {
+			if _, r := p.client.SendMessageToConnection(p.cconn, big, SendReliable); r != ResultOK {
+				t.Fatal(r)
+			}
+		}
+		p.client.CloseConnection(p.cconn, 0, "", linger)
+		got := 0
+		buf := make([]*Message, 8)
+		waitFor(t, "ClosedByPeer", func() bool {
+			n := p.server.ReceiveMessagesOnConnection(p.sconn, buf)
+			for _, m := range buf[:max(n, 0)] {
+				got++
+				m.Release()
+			}
+			return serverState(p).State == StateClosedByPeer
+		}, p.server, p.client)
+		for n := p.server.ReceiveMessagesOnConnection(p.sconn, buf); n > 0; n = p.server.ReceiveMessagesOnConnection(p.sconn, buf) {
+			got += n
+			for _, m := range buf[:n] {
+				m.Release()
+			}
+		}
+		if linger && got != 3 {
+			t.Errorf("linger: %d of 3 messages delivered before the close", got)
+		}
+		if !linger && got == 3 {
+			t.Errorf("no linger: all data still delivered")
+		}
+	}
+}
+
+func TestUDPReceiveBackPressure(t *testing.T) {
+	server := append([]ConfigValue{Int32Value(OptRecvBufferMessages, 2)}, fastOpts...)
+	p := newUDPPair(t, server, fastOpts)
+	for i := range 10 {
+		p.client.SendMessageToConnection(p.cconn, pattern(i, 100), SendReliable)
+	}
+	// The queue fills to its limit and stays there while unread.
+	waitFor(t, "queue full", func() bool {
+		st, _ := p.client.ConnectionRealTimeStatus(p.cconn, nil)
+		return st.PendingReliable == 0
+	}, p.server, p.client)
+	next := 0
+	buf := make([]*Message, 1)
+	waitFor(t, "all messages", func() bool {
+		if n := p.server.ReceiveMessagesOnConnection(p.sconn, buf); n == 1 {
+			if idx, _ := checkPattern(buf[0].Data); idx != next {
+				t.Errorf("message %d, want %d", idx, next)
+			}
+			next++
+			buf[0].Release()
+		}
+		return next == 10
+	}, p.server, p.client)
+	if serverState(p).State != StateConnected {
+		t.Error("connection ended")
+	}
+}
+
+func TestUDPMessageTooLargeForPeer(t *testing.T) {
+	server := append([]ConfigValue{Int32Value(OptRecvMaxMessageSize, 1000)}, fastOpts...)
+	p := newUDPPair(t, server, fastOpts)
+	p.client.SendMessageToConnection(p.cconn, make([]byte, 5000), SendReliable)
+	waitFor(t, "problem detected", func() bool {
+		return serverState(p).State == StateProblemDetectedLocally && clientState(p).State == StateClosedByPeer
+	}, p.server, p.client)
+	if r := serverState(p).EndReason; r != EndMiscInternalError {
+		t.Errorf("server end reason %d", r)
+	}
+	if r := clientState(p).EndReason; r != EndMiscInternalError {
+		t.Errorf("client sees end reason %d", r)
+	}
+}
+
+func TestUDPCloseListenSocket(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	if a, ok := p.server.ListenSocketAddress(p.ls); !ok || a.Port() == 0 {
+		t.Errorf("ListenSocketAddress %v %v", a, ok)
+	}
+	if !p.server.CloseListenSocket(p.ls) {
+		t.Fatal("CloseListenSocket")
+	}
+	if _, ok := p.server.ConnectionInfo(p.sconn); ok {
+		t.Error("child connection survived its listen socket")
+	}
+	if p.server.CloseListenSocket(p.ls) {
+		t.Error("closed twice")
+	}
+}
