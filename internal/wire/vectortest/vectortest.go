@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // Hex is a byte string written as lowercase hex in the vector files.
@@ -167,8 +168,20 @@ func Load(name string) (*Scenario, error) {
 	return s, sc.Err()
 }
 
-// LoadAll reads every scenario.
+var (
+	loadOnce sync.Once
+	loaded   []*Scenario
+	loadErr  error
+)
+
+// LoadAll reads every scenario, once per process; callers share the
+// result and must not modify it.
 func LoadAll() ([]*Scenario, error) {
+	loadOnce.Do(func() { loaded, loadErr = loadAll() })
+	return loaded, loadErr
+}
+
+func loadAll() ([]*Scenario, error) {
 	names, err := Names()
 	if err != nil {
 		return nil, err
