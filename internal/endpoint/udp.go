@@ -12,10 +12,10 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// batchConn is what golang.org/x/net's ipv4.PacketConn and ipv6.PacketConn
-// have in common; ipv4.Message and ipv6.Message are the same type.
+// batchConn is the sending half of golang.org/x/net's ipv4.PacketConn and
+// ipv6.PacketConn (sendmmsg); ipv4.Message and ipv6.Message are the same
+// type.
 type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
@@ -25,8 +25,8 @@ type UDPConn struct {
 	local netip.AddrPort
 	batch batchConn // nil: one datagram per call
 
-	readMu  sync.Mutex
-	readMsg []ipv4.Message
+	readMu sync.Mutex
+	reader *mmsgReader // batched reads; nil when batch is nil
 
 	writeMu  sync.Mutex
 	writeMsg []ipv4.Message
@@ -98,10 +98,12 @@ func listen(network string, addr netip.AddrPort, opts *Options) (*UDPConn, error
 		} else {
 			c.batch = ipv6.NewPacketConn(conn)
 		}
-		c.readMsg = make([]ipv4.Message, MaxBatch)
+		if c.reader, err = newMmsgReader(conn); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("endpoint: %w", err)
+		}
 		c.writeMsg = make([]ipv4.Message, MaxBatch)
 		for i := range MaxBatch {
-			c.readMsg[i].Buffers = make([][]byte, 1)
 			c.writeMsg[i].Buffers = make([][]byte, 1)
 		}
 	}
@@ -127,39 +129,7 @@ func (c *UDPConn) ReadBatch(ms []Packet) (int, error) {
 	if c.batch == nil {
 		return c.readOne(ms)
 	}
-	ms = ms[:min(len(ms), MaxBatch)]
-	for {
-		msgs := c.readMsg[:len(ms)]
-		for i := range ms {
-			msgs[i].Buffers[0] = ms[i].Buf[:cap(ms[i].Buf)]
-		}
-		n, err := c.batch.ReadBatch(msgs, 0)
-		if err != nil {
-			return 0, err
-		}
-		kept := 0
-		for i := range n {
-			m := &msgs[i]
-			ua, ok := m.Addr.(*net.UDPAddr)
-			if !ok || m.Flags&msgTrunc != 0 {
-				continue // oversized datagram or unknown source
-			}
-			// Keep the packet order; swap so no caller buffer is lost.
-			ms[kept], ms[i] = ms[i], ms[kept]
-			p := &ms[kept]
-			p.N = m.N
-			p.Buf = p.Buf[:m.N]
-			p.Addr = normalise(ua.AddrPort())
-			kept++
-		}
-		for i := range msgs {
-			msgs[i].Buffers[0] = nil
-			msgs[i].Addr = nil
-		}
-		if kept > 0 {
-			return kept, nil
-		}
-	}
+	return c.reader.read(ms)
 }
 
 func (c *UDPConn) readOne(ms []Packet) (int, error) {

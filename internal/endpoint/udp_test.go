@@ -245,3 +245,43 @@ func BenchmarkLoopback(b *testing.B) {
 		})
 	}
 }
+
+func TestSteadyStateAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			server := listenT(t, "[::]:0", m.opts)
+			client, err := Dial(netip.MustParseAddrPort("127.0.0.1:1"), m.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), server.LocalAddr().Port())
+			const batch = 16
+			out := make([]Packet, batch)
+			for i := range out {
+				out[i] = Packet{Buf: make([]byte, 100), Addr: dst}
+			}
+			in := newPackets(batch, 1500)
+			roundTrip := func() {
+				if _, err := client.WriteBatch(out); err != nil {
+					t.Fatal(err)
+				}
+				for got := 0; got < batch; {
+					n, err := server.ReadBatch(in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got += n
+				}
+			}
+			roundTrip() // warm caches
+			allocs := testing.AllocsPerRun(50, roundTrip)
+			if perPacket := allocs / batch; perPacket > 0.05 {
+				t.Fatalf("%.2f allocations per packet, want none", perPacket)
+			}
+		})
+	}
+}
