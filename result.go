@@ -73,8 +73,9 @@ func (r Result) String() string {
 	return "Result(" + strconv.Itoa(int(r)) + ")"
 }
 
-// Error implements error.
-func (r Result) Error() string { return "mist: " + r.String() }
+// Error implements error; it is the bare name so that results print the
+// same whether formatted as errors or as values.
+func (r Result) Error() string { return r.String() }
 
 // Err returns nil for OK and r otherwise.
 func (r Result) Err() error {
