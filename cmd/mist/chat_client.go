@@ -143,8 +143,10 @@ func runChatClient(ctx context.Context, server netip.AddrPort, o chatOptions, in
 				log.printf("Could not send that line: %v", r)
 			}
 		case <-tick.C:
-			cc.receive()
+			// State changes first: "Connected" is posted before any
+			// message can arrive, so it is also printed first.
 			s.RunCallbacks()
+			cc.receive()
 		case <-statsTick:
 			if line, ok := statsLine(s, cc.conn, "server "+formatAddr(server)); ok {
 				log.printf("%s", line)

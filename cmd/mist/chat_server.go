@@ -142,8 +142,10 @@ loop:
 			}
 			log.printf("The server only knows one command: '/quit'")
 		case <-tick.C:
-			cs.receive()
+			// State changes first, so a client is in the room before its
+			// first message is relayed.
 			s.RunCallbacks()
+			cs.receive()
 		case <-statsTick:
 			cs.printStats()
 		}
