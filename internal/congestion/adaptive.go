@@ -9,8 +9,9 @@ import "time"
 // Design (delay first, loss second, multiplicative steps):
 //
 //   - The queueing delay of a round is the smallest RTT sample seen in it
-//     minus the smallest sample seen in the last ten seconds. Taking the
-//     round's minimum ignores jitter: one sample without queueing is enough.
+//     minus the floor, the smallest sample of the last five to ten seconds.
+//     Taking the round's minimum ignores jitter: one sample without
+//     queueing is enough.
 //   - Back off (rate × 0.85) when the queueing delay exceeds max(4 ms, a
 //     quarter of the floor RTT), or when more than 30% of the round's bytes
 //     were lost, or when some loss coincides with half that delay. A standing
@@ -30,9 +31,14 @@ type Adaptive struct {
 
 	startup bool
 
-	srtt       time.Duration
-	floorRTT   time.Duration // minimum RTT sample within floorWindow
-	floorSince time.Time     // when floorRTT was observed
+	srtt time.Duration
+	// The RTT floor is the smallest sample of the current and the previous
+	// half-window, so it forgets a path that got longer within floorWindow
+	// without ever resting on a single inflated sample.
+	floorRTT     time.Duration
+	floorCur     time.Duration
+	floorPrev    time.Duration
+	floorRotated time.Time
 
 	roundStart  time.Time
 	roundMinRTT time.Duration
@@ -64,13 +70,14 @@ func NewAdaptive(minRate, maxRate int) *Adaptive {
 
 // OnPacketSent implements [Controller].
 func (a *Adaptive) OnPacketSent(now time.Time, bytes int) {
+	bytes = max(bytes, 0)
 	a.spend(now, bytes)
 	a.roundSent += bytes
 }
 
 // OnAck implements [Controller].
 func (a *Adaptive) OnAck(now time.Time, ackedBytes int, rtt time.Duration) {
-	a.roundAcked += ackedBytes
+	a.roundAcked += max(ackedBytes, 0)
 	if rtt > 0 {
 		a.sampleRTT(now, rtt)
 	}
@@ -79,7 +86,7 @@ func (a *Adaptive) OnAck(now time.Time, ackedBytes int, rtt time.Duration) {
 
 // OnLoss implements [Controller].
 func (a *Adaptive) OnLoss(now time.Time, lostBytes int) {
-	a.roundLost += lostBytes
+	a.roundLost += max(lostBytes, 0)
 	a.maybeEndRound(now)
 }
 
@@ -101,8 +108,18 @@ func (a *Adaptive) sampleRTT(now time.Time, rtt time.Duration) {
 	} else {
 		a.srtt += (rtt - a.srtt) / 8
 	}
-	if a.floorRTT == 0 || rtt <= a.floorRTT || now.Sub(a.floorSince) > floorWindow {
-		a.floorRTT, a.floorSince = rtt, now
+	if a.floorRotated.IsZero() {
+		a.floorRotated = now
+	}
+	if now.Sub(a.floorRotated) >= floorWindow/2 {
+		a.floorPrev, a.floorCur, a.floorRotated = a.floorCur, 0, now
+	}
+	if a.floorCur == 0 || rtt < a.floorCur {
+		a.floorCur = rtt
+	}
+	a.floorRTT = a.floorCur
+	if a.floorPrev > 0 && a.floorPrev < a.floorRTT {
+		a.floorRTT = a.floorPrev
 	}
 	if a.roundMinRTT == 0 || rtt < a.roundMinRTT {
 		a.roundMinRTT = rtt

@@ -230,3 +230,48 @@ func TestAdaptiveBounds(t *testing.T) {
 		t.Fatalf("rate %d, want max 500000", c.Rate())
 	}
 }
+
+func TestAdaptiveFollowsLongerPath(t *testing.T) {
+	const capacity = 2e6
+	c := NewAdaptive(RateFloor, RateCeiling)
+	b := newBottleneck(capacity, 1, 10*time.Millisecond, 0)
+	b.run(c, t0.Add(10*time.Second), 0)
+	// The path now takes 60 ms longer (a route change): the old floor
+	// must age out rather than read as a standing queue forever.
+	b.prop = 70 * time.Millisecond
+	b.buffer = int(capacity * b.prop.Seconds())
+	b.measureFrom, b.delivered = t0.Add(25*time.Second), 0
+	b.run(c, t0.Add(40*time.Second), 0)
+	got := b.throughput(b.measureFrom)
+	t.Logf("throughput after the route change %.0f B/s, rate %d", got, c.Rate())
+	if got < 0.7*capacity {
+		t.Fatalf("throughput %.0f B/s after the path got longer, want near %.0f", got, capacity)
+	}
+}
+
+func TestHostileInputs(t *testing.T) {
+	for _, c := range []Controller{NewFixed(-5, -5), NewAdaptive(0, 1<<62)} {
+		c.OnPacketSent(t0, -100)
+		c.OnAck(t0, -100, -time.Second)
+		c.OnLoss(t0, -100)
+		c.OnAck(t0.Add(-time.Hour), 1<<40, time.Hour)
+		if d := c.TimeUntilSend(t0); d < 0 {
+			t.Errorf("%T: negative wait %v", c, d)
+		}
+		if r := c.Rate(); r < RateFloor || r > RateCeiling {
+			t.Errorf("%T: rate %d outside bounds", c, r)
+		}
+	}
+}
+
+func BenchmarkAdaptivePerPacket(b *testing.B) {
+	c := NewAdaptive(RateFloor, RateCeiling)
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(10 * time.Microsecond)
+		c.TimeUntilSend(now)
+		c.OnPacketSent(now, 1200)
+		c.OnAck(now, 1200, 20*time.Millisecond)
+	}
+}

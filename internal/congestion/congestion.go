@@ -153,7 +153,7 @@ func NewFixed(minRate, maxRate int) *Fixed {
 }
 
 // OnPacketSent implements [Controller].
-func (f *Fixed) OnPacketSent(now time.Time, bytes int) { f.spend(now, bytes) }
+func (f *Fixed) OnPacketSent(now time.Time, bytes int) { f.spend(now, max(bytes, 0)) }
 
 // OnAck implements [Controller].
 func (f *Fixed) OnAck(now time.Time, _ int, rtt time.Duration) {
