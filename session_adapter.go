@@ -113,7 +113,7 @@ func (a *sessionAdapter) NextDeadline(now time.Time) time.Time {
 	d := a.s.NextDeadline()
 	if !d.IsZero() && !d.After(now) {
 		// Due but not sent: the send rate holds it back.
-		d = now.Add(max(a.rate.TimeUntilSend(now), time.Millisecond))
+		d = now.Add(max(a.rate.TimeUntilSend(now), 20*time.Microsecond))
 	}
 	return d
 }
