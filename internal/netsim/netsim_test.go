@@ -430,3 +430,66 @@ func TestWrapUDP(t *testing.T) {
 		t.Fatal("ReadBatch not unblocked by Close")
 	}
 }
+
+func TestUnroutableCreatesNoState(t *testing.T) {
+	n := NewNetwork()
+	a, err := n.Listen(addrA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for port := range 1000 {
+		dst := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(port+1))
+		a.WriteBatch([]endpoint.Packet{{Buf: []byte("x"), Addr: dst}})
+	}
+	if got := n.Unroutable(); got != 1000 {
+		t.Fatalf("Unroutable = %d, want 1000", got)
+	}
+	n.mu.Lock()
+	links := len(n.links)
+	n.mu.Unlock()
+	if links != 0 {
+		t.Fatalf("%d links created for unroutable traffic", links)
+	}
+}
+
+func BenchmarkWrapNoFaults(b *testing.B) {
+	benchWrap(b, Faults{})
+}
+
+func BenchmarkWrapLossAndLag(b *testing.B) {
+	benchWrap(b, Faults{LossPct: 1, Lag: time.Microsecond})
+}
+
+func benchWrap(b *testing.B, f Faults) {
+	n := NewNetwork()
+	ra, _ := n.Listen(addrA)
+	rb, _ := n.Listen(addrB)
+	a := Wrap(ra, Options{Send: f})
+	defer a.Close()
+	done := make(chan struct{})
+	go func() { // drain the receiver so its inbox never fills
+		defer close(done)
+		in := make([]endpoint.Packet, 64)
+		for i := range in {
+			in[i].Buf = make([]byte, 1500)
+		}
+		for {
+			if _, err := rb.ReadBatch(in); err != nil {
+				return
+			}
+			for i := range in {
+				in[i].Buf = in[i].Buf[:cap(in[i].Buf)]
+			}
+		}
+	}()
+	out := []endpoint.Packet{{Buf: make([]byte, 1200), Addr: addrB}}
+	b.ReportAllocs()
+	b.SetBytes(1200)
+	for b.Loop() {
+		a.WriteBatch(out)
+	}
+	b.StopTimer()
+	rb.Close()
+	<-done
+}

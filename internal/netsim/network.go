@@ -24,6 +24,8 @@ type Network struct {
 	nextPort uint16
 	maxInbox int
 	maxHeld  int
+
+	unroutable counter
 }
 
 type linkKey struct{ from, to netip.AddrPort }
@@ -118,11 +120,29 @@ func (n *Network) LinkStats(from, to netip.AddrPort) Stats {
 	return n.link(normalise(from), normalise(to)).stats.snapshot()
 }
 
+// Unroutable counts datagrams sent to addresses nobody ever listened on
+// (and had no link configured).
+func (n *Network) Unroutable() uint64 { return n.unroutable.Load() }
+
 func (n *Network) link(from, to netip.AddrPort) *link {
-	k := linkKey{from, to}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if l, ok := n.links[k]; ok {
+	return n.linkLocked(from, to, true)
+}
+
+// route returns the link for a datagram, or nil when nobody listens at to
+// and no link exists yet: such datagrams are counted and dropped without
+// creating state, so writes to random addresses cannot grow the network.
+func (n *Network) route(from, to netip.AddrPort) *link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, listening := n.conns[to]
+	return n.linkLocked(from, to, listening)
+}
+
+func (n *Network) linkLocked(from, to netip.AddrPort, create bool) *link {
+	k := linkKey{from, to}
+	if l, ok := n.links[k]; ok || !create {
 		return l
 	}
 	// Links are seeded in creation order, which is deterministic in a test
@@ -184,7 +204,11 @@ func (c *MemConn) WriteBatch(ms []endpoint.Packet) (int, error) {
 	now := time.Now()
 	for i := range ms {
 		p := &ms[i]
-		l := c.net.link(c.addr, normalise(p.Addr))
+		l := c.net.route(c.addr, normalise(p.Addr))
+		if l == nil {
+			c.net.unroutable.add(1)
+			continue
+		}
 		l.mu.Lock()
 		ft := l.fl.decide(now, len(p.Buf))
 		l.mu.Unlock()
