@@ -5,11 +5,12 @@ package endpoint
 import (
 	"log/slog"
 	"net"
-	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
-var bufferWarning sync.Once
+// bufferWarned makes the small-buffer warning appear once per process.
+var bufferWarned atomic.Bool
 
 // setBuffers asks for size-byte kernel buffers and warns once per process if
 // the kernel grants less (on Linux, net.core.rmem_max and wmem_max cap it).
@@ -30,11 +31,12 @@ func setBuffers(conn *net.UDPConn, size int, logger *slog.Logger) {
 	if rcv >= size && snd >= size {
 		return
 	}
-	bufferWarning.Do(func() {
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.Warn("endpoint: kernel granted smaller UDP buffers than requested; raise net.core.rmem_max/wmem_max for high rates",
-			"requested", size, "receive", rcv, "send", snd)
-	})
+	if bufferWarned.Swap(true) {
+		return
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Warn("endpoint: kernel granted smaller UDP buffers than requested; raise net.core.rmem_max/wmem_max for high rates",
+		"requested", size, "receive", rcv, "send", snd)
 }

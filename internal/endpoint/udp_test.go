@@ -285,3 +285,24 @@ func TestSteadyStateAllocations(t *testing.T) {
 		})
 	}
 }
+
+// TestMappedDestination: an IPv4-mapped destination works on an IPv4 socket
+// as well as the plain form does.
+func TestMappedDestination(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			server := listenT(t, "127.0.0.1:0", m.opts)
+			client := listenT(t, "0.0.0.0:0", m.opts)
+			mapped := netip.AddrPortFrom(netip.AddrFrom16(server.LocalAddr().Addr().As16()), server.LocalAddr().Port())
+			if !mapped.Addr().Is4In6() {
+				t.Fatalf("test address %v not mapped", mapped)
+			}
+			if n, err := client.WriteBatch([]Packet{{Buf: []byte("m"), Addr: mapped}}); n != 1 || err != nil {
+				t.Fatalf("WriteBatch to %v = %d, %v", mapped, n, err)
+			}
+			if got := readAll(t, server, 1); string(got[0].Buf) != "m" {
+				t.Fatalf("got %q", got[0].Buf)
+			}
+		})
+	}
+}
