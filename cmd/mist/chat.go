@@ -257,11 +257,16 @@ func newLineReader(r io.Reader) *lineReader {
 // statsLine is one --stats report on a connection.
 func statsLine(s *mist.Sockets, c mist.Conn, label string) (string, bool) {
 	st, r := s.ConnectionRealTimeStatus(c, nil)
-	if r != mist.ResultOK {
+	info, ok := s.ConnectionInfo(c)
+	if r != mist.ResultOK || !ok {
 		return "", false
 	}
-	return fmt.Sprintf("stats %s: %s, ping %dms, quality %s, out %s (%.0f pkt/s), in %s (%.0f pkt/s), send rate %s, pending %s reliable / %s unreliable, unacked %s",
-		label, st.State, st.Ping, formatQuality(st.QualityLocal, st.QualityRemote),
+	crypto := "encrypted"
+	if info.Flags&mist.ConnInfoUnencrypted != 0 {
+		crypto = "unencrypted"
+	}
+	return fmt.Sprintf("stats %s: %s, %s, ping %dms, quality %s, out %s (%.0f pkt/s), in %s (%.0f pkt/s), send rate %s, pending %s reliable / %s unreliable, unacked %s",
+		label, st.State, crypto, st.Ping, formatQuality(st.QualityLocal, st.QualityRemote),
 		formatRate(st.OutBytesPerSec), st.OutPacketsPerSec, formatRate(st.InBytesPerSec), st.InPacketsPerSec,
 		formatRate(float32(st.SendRate)), formatBytes(st.PendingReliable), formatBytes(st.PendingUnreliable),
 		formatBytes(st.SentUnackedReliable)), true

@@ -284,3 +284,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// --unencrypted takes effect only when both ends allow plaintext; --stats
+// shows which way it went.
+func TestChatUnencryptedAndStats(t *testing.T) {
+	t.Cleanup(checkGoroutines(t))
+	server := startChat(t, "server", "server", "--bind", "127.0.0.1", "--port", "0",
+		"--unencrypted", "--stats", "--stats-interval", "100ms")
+	addr := "127.0.0.1:" + server.expect(logLine+`Server listening on port (\d+)$`)[1]
+
+	plain := startChat(t, "plain", "client", "--unencrypted", "--stats", "--stats-interval", "100ms", addr)
+	plain.expect(`^Thou art utterly alone\.$`)
+	plain.expect(logLine + `stats server ` + regexp.QuoteMeta(addr) + `: Connected, unencrypted, ping \d+ms, `)
+
+	// A client that does not allow plaintext still gets an encrypted
+	// connection from the same server.
+	sealed := startChat(t, "sealed", "client", addr, "--stats", "--stats-interval", "100ms")
+	sealedNick := sealed.expect(`^Welcome, stranger\..*'(BraveWarrior\d+)'`)[1]
+	sealed.expect(logLine + `stats server ` + regexp.QuoteMeta(addr) + `: Connected, encrypted, `)
+	server.expect(logLine + `stats ` + sealedNick + `: Connected, encrypted, `)
+
+	plain.say("/quit")
+	sealed.say("/quit")
+	server.say("/quit")
+	for _, p := range []*chatProc{plain, sealed, server} {
+		if code := p.wait(); code != 0 {
+			t.Errorf("%s exited %d, want 0", p.name, code)
+		}
+	}
+}
