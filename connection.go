@@ -139,6 +139,7 @@ func (c *connection) deliver(m *Message, maxMessages, maxBytes int) bool {
 		m.group = g
 		g.queue.pushBack(m)
 	}
+	s.signalReady()
 	return true
 }
 

@@ -59,6 +59,8 @@ type Sockets struct {
 	authHandler func(*AuthStatus)
 
 	now func() time.Time
+	// ready is signalled when a message is queued; see MessagesReady.
+	ready chan struct{}
 	// packetListen and packetDial replace the UDP sockets in tests.
 	packetListen func(netip.AddrPort) (endpoint.PacketConn, error)
 	packetDial   func(netip.AddrPort) (endpoint.PacketConn, error)
@@ -77,6 +79,7 @@ func New(cfg Config) (*Sockets, error) {
 		authDebug:   "Not Attempted",
 		authHandler: cfg.OnAuthenticationStatus,
 		now:         time.Now,
+		ready:       make(chan struct{}, 1),
 	}
 	s.cfg = newConfigStore(&s.cfgMu, globalConfig)
 	if !s.identity.IsValid() {
