@@ -205,6 +205,13 @@ func (c *Conn) Accept(now time.Time) error {
 		c.problem(now, ReasonMiscInternalError, "Cannot make crypt info")
 		return ErrHandshakeFailed
 	}
+	return c.finishAccept(now, suite)
+}
+
+// finishAccept derives the keys from the crypt info made for suite and
+// sends ConnectOK. (Split from Accept so that tests can replay a captured
+// server's key material.)
+func (c *Conn) finishAccept(now time.Time, suite pb.Cipher) error {
 	if err := c.deriveKeys(suite); err != nil {
 		c.problem(now, ReasonRemoteBadCrypt, "Key exchange failed")
 		return ErrHandshakeFailed
