@@ -23,6 +23,7 @@ type chatProc struct {
 	t     *testing.T
 	name  string
 	in    *io.PipeWriter
+	ext   io.WriteCloser // input of an external program, instead of in
 	lines chan string
 	mu    sync.Mutex
 	seen  []string
@@ -101,7 +102,11 @@ func (p *chatProc) history() string {
 
 func (p *chatProc) say(line string) {
 	p.t.Helper()
-	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
+	var w io.Writer = p.in
+	if p.ext != nil {
+		w = p.ext
+	}
+	if _, err := io.WriteString(w, line+"\n"); err != nil {
 		p.t.Fatalf("%s: writing %q: %v", p.name, line, err)
 	}
 }
@@ -291,7 +296,7 @@ func TestChatUnencryptedAndStats(t *testing.T) {
 	t.Cleanup(checkGoroutines(t))
 	server := startChat(t, "server", "server", "--bind", "127.0.0.1", "--port", "0",
 		"--unencrypted", "--stats", "--stats-interval", "100ms")
-	addr := "127.0.0.1:" + server.expect(logLine+`Server listening on port (\d+)$`)[1]
+	addr := "127.0.0.1:" + server.expect(logLine + `Server listening on port (\d+)$`)[1]
 
 	plain := startChat(t, "plain", "client", "--unencrypted", "--stats", "--stats-interval", "100ms", addr)
 	plain.expect(`^Thou art utterly alone\.$`)
