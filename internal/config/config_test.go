@@ -341,3 +341,83 @@ func mustSet(t *testing.T, s *Scope, id ID, v Value) {
 }
 
 func ptrTo(v Value) *Value { return &v }
+
+// TestRanges pins the ranges of the options peers are most likely to set.
+func TestRanges(t *testing.T) {
+	tests := []struct {
+		id       ID
+		min, max float64
+		global   bool
+	}{
+		{TimeoutInitial, 0, math.MaxInt32, false},
+		{SendBufferSize, 4096, 0x10000000, false},
+		{RecvBufferMessages, 2, 0x10000000, false},
+		{RecvMaxMessageSize, 64, 0x10000000, false},
+		{RecvMaxSegmentsPerPacket, 1, 1300, false},
+		{SendRateMin, 1024, 0x10000000, false},
+		{SendRateMax, 1024, 0x10000000, false},
+		{NagleTime, 0, 20000, false},
+		{MTU_PacketSize, 200, 1300, false},
+		{Unencrypted, 0, 3, false},
+		{LocalVirtualPort, -1, math.MaxInt32, false},
+		{SendTimeSincePreviousPacket, -1, 1, false},
+		{P2P_Transport_ICE_Enable, 0, 0x7fffffff, false},
+		{FakePacketLoss_Recv, 0, 100, true},
+		{FakePacketLag_Send, 0, 5000, true},
+		{FakePacketJitter_Send_Avg, 0, 2000, true},
+		{FakePacketJitter_Recv_Max, 0, 5000, true},
+		{FakeRateLimit_Send_Rate, 0, 1 << 30, true},
+		{FakeRateLimit_Recv_Burst, 0, 1 << 20, true},
+		{OutOfOrderCorrectionWindowMicroseconds, 0, 50000, true},
+		{PacketTraceMaxBytes, -1, 99999, true},
+		{ECN, -1, 2, true},
+	}
+	for _, tt := range tests {
+		o, _ := ByID(tt.id)
+		if !o.HasRange || o.Min != tt.min || o.Max != tt.max || o.GlobalOnly != tt.global {
+			t.Errorf("%s: range [%v, %v] global %v, want [%v, %v] global %v",
+				o.Name, o.Min, o.Max, o.GlobalOnly, tt.min, tt.max, tt.global)
+		}
+	}
+}
+
+// TestClampEveryOption sets each ranged option just outside its range at
+// the scope where it lives and reads back the bound.
+func TestClampEveryOption(t *testing.T) {
+	for _, o := range Options() {
+		if !o.Available || !o.HasRange || o.ReadOnly {
+			continue
+		}
+		g := NewGlobal()
+		s := g
+		if !o.GlobalOnly {
+			s, _ = g.NewChild(ConnectionScope)
+		}
+		for _, c := range []struct{ in, want float64 }{{o.Min - 1, o.Min}, {o.Max + 1, o.Max}} {
+			v := Value{Type: Int64, Int: int64(c.in)}
+			if o.Type == Float {
+				v = FloatValue(float32(c.in))
+			}
+			err := s.Set(o.ID, &v)
+			if o.Type == Int32 && int64(int32(v.Int)) != v.Int {
+				// An Int64 that does not fit is refused, not clamped.
+				if !errors.Is(err, ErrBadType) {
+					t.Errorf("%s: Set(%v) = %v, want ErrBadType", o.Name, c.in, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: Set(%v): %v", o.Name, c.in, err)
+				continue
+			}
+			got, _ := s.Get(o.ID)
+			x := float64(got.Int)
+			if o.Type == Float {
+				x = float64(got.Float)
+			}
+			if x != c.want {
+				t.Errorf("%s: set %v, got %v, want %v", o.Name, c.in, x, c.want)
+			}
+		}
+	}
+}
