@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,7 @@ type flags struct {
 	out           string
 	serve         string
 	listen        string
+	cpuProfile    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -101,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.out, "out", "results", "directory for per-run result folders")
 	fs.StringVar(&f.serve, "serve", "", "internal: run as the bench server for the named system")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "internal: address the -serve server listens on")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the client to FILE and of each server process to FILE.<pid>")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -152,6 +155,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if f.cpuProfile != "" {
+		path := f.cpuProfile
+		if f.serve != "" {
+			path = fmt.Sprintf("%s.%d", path, os.Getpid())
+		}
+		file, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		if err := pprof.StartCPUProfile(file); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if f.serve != "" {
 		sys, err := systemByName(f.serve)
 		if err != nil {
@@ -216,7 +234,13 @@ func bench(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		launch = harness.Child(exe, func(name, addr string) []string { return []string{"-serve", name, "-listen", addr} })
+		launch = harness.Child(exe, func(name, addr string) []string {
+			args := []string{"-serve", name, "-listen", addr}
+			if f.cpuProfile != "" {
+				args = append(args, "-cpuprofile", f.cpuProfile)
+			}
+			return args
+		})
 	}
 	prog := newProgress(stderr)
 	runner := &harness.Runner{Launch: launch, Options: opts, Progress: prog.set}

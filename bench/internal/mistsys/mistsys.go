@@ -1,6 +1,6 @@
 // Package mistsys measures mist through its public, GNS-shaped API: one
-// Sockets instance per server, a poll group for received messages, and
-// callbacks run on the server's loop.
+// Sockets instance per server, a poll group for received messages, status
+// changes from Sockets.Events, and waits on Sockets.MessagesReady.
 package mistsys
 
 import (
@@ -65,8 +65,9 @@ func (s *System) Close() error {
 	return nil
 }
 
-// waiter spaces out polls of an API that has no blocking receive: it spins
-// briefly, yielding the processor, then sleeps with growing intervals.
+// waiter spaces out polls of conditions mist does not signal (connection
+// state, room in the send buffer): it spins briefly, yielding the
+// processor, then sleeps with growing intervals.
 type waiter struct {
 	spins int
 	sleep time.Duration
@@ -97,18 +98,24 @@ func (*System) Listen(addr string) (system.Server, error) {
 		return nil, err
 	}
 	srv := &server{sessions: make(map[mist.Conn]*benchproto.Session), stop: make(chan struct{}), done: make(chan struct{})}
-	sockets, err := mist.New(mist.Config{Options: Options(), OnConnectionStatusChanged: srv.statusChanged})
+	sockets, err := mist.New(mist.Config{Options: Options()})
 	if err != nil {
 		return nil, err
 	}
 	srv.sockets = sockets
+	// Subscribe before listening so no connection request is missed.
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.cancelEvents = cancel
+	events := sockets.Events(ctx)
 	srv.listen = listenIP(sockets, ap)
 	if srv.listen == mist.InvalidListenSocket {
+		cancel()
 		sockets.Close()
 		return nil, fmt.Errorf("mistsys: cannot listen on %v", ap)
 	}
 	bound, ok := sockets.ListenSocketAddress(srv.listen)
 	if !ok {
+		cancel()
 		sockets.Close()
 		return nil, errors.New("mistsys: listen socket has no address")
 	}
@@ -117,7 +124,7 @@ func (*System) Listen(addr string) (system.Server, error) {
 	}
 	srv.addr = bound
 	srv.group = sockets.CreatePollGroup()
-	go srv.run()
+	go srv.run(events)
 	return srv, nil
 }
 
@@ -149,9 +156,11 @@ type server struct {
 	addr     netip.AddrPort
 	sessions map[mist.Conn]*benchproto.Session // owned by run
 	conns    atomic.Int64
-	stop     chan struct{}
-	done     chan struct{}
-	once     sync.Once
+	// cancelEvents ends the status-change subscription.
+	cancelEvents context.CancelFunc
+	stop         chan struct{}
+	done         chan struct{}
+	once         sync.Once
 }
 
 func (s *server) Addr() string { return s.addr.String() }
@@ -160,10 +169,11 @@ func (s *server) Conns() int   { return int(s.conns.Load()) }
 func (s *server) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	s.cancelEvents()
 	return s.sockets.Close()
 }
 
-// statusChanged runs inside RunCallbacks on the server loop.
+// statusChanged runs on the server loop.
 func (s *server) statusChanged(ev *mist.ConnStatusChanged) {
 	switch ev.Info.State {
 	case mist.StateConnecting:
@@ -186,23 +196,34 @@ func (s *server) statusChanged(ev *mist.ConnStatusChanged) {
 	}
 }
 
-func (s *server) run() {
+func (s *server) run(events <-chan mist.Event) {
 	defer close(s.done)
 	msgs := make([]*mist.Message, receiveBatch)
-	var w waiter
+	ready := s.sockets.MessagesReady()
+	handle := func(ev mist.Event) {
+		if st, ok := ev.(*mist.ConnStatusChanged); ok {
+			s.statusChanged(st)
+		}
+	}
 	for {
+		// Status changes are taken between batches too, so a busy server
+		// still accepts new connections.
 		select {
-		case <-s.stop:
-			return
+		case ev := <-events:
+			handle(ev)
 		default:
 		}
-		s.sockets.RunCallbacks()
 		n := s.sockets.ReceiveMessagesOnPollGroup(s.group, msgs)
 		if n <= 0 {
-			w.wait()
+			select {
+			case <-s.stop:
+				return
+			case ev := <-events:
+				handle(ev)
+			case <-ready:
+			}
 			continue
 		}
-		w.reset()
 		for _, m := range msgs[:n] {
 			if sess := s.sessions[m.Conn]; sess != nil {
 				sess.Handle(m.Data, m.Flags&mist.SendReliable != 0, func(reply []byte, reliable bool) {
@@ -240,7 +261,7 @@ func (s *System) Dial(ctx context.Context, addr string) (system.Conn, error) {
 		case !ok:
 			return nil, errors.New("mistsys: connection vanished while connecting")
 		case info.State == mist.StateConnected:
-			return &conn{sockets: sockets, h: h, in: make([]*mist.Message, 1)}, nil
+			return &conn{sockets: sockets, h: h, in: make([]*mist.Message, 1), wake: time.NewTimer(time.Hour)}, nil
 		case info.State == mist.StateClosedByPeer || info.State == mist.StateProblemDetectedLocally:
 			sockets.CloseConnection(h, 0, "", false)
 			return nil, fmt.Errorf("mistsys: connect to %v: %s (%d)", ap, info.EndDebug, info.EndReason)
@@ -257,7 +278,13 @@ type conn struct {
 	sockets *mist.Sockets
 	h       mist.Conn
 	in      []*mist.Message
+	wake    *time.Timer // bounds each wait in Recv
 }
+
+// recvRecheck bounds a wait for MessagesReady: connections of one instance
+// share its single signal, so a wake-up meant for this connection may be
+// taken by another waiter.
+const recvRecheck = time.Millisecond
 
 // Send maps the bench flags onto GNS's: NoDelay becomes NoNagle (send
 // now), and a full send buffer (LimitExceeded) is waited out.
@@ -290,17 +317,21 @@ func (c *conn) Flush() error {
 	return nil
 }
 
+// Recv waits on the instance's MessagesReady signal between polls.
 func (c *conn) Recv(ctx context.Context, buf []byte) (int, error) {
-	var w waiter
+	ready := c.sockets.MessagesReady()
 	for {
 		n, ok, err := c.Poll(buf)
 		if err != nil || ok {
 			return n, err
 		}
-		if err := ctx.Err(); err != nil {
-			return 0, err
+		c.wake.Reset(recvRecheck)
+		select {
+		case <-ready:
+		case <-c.wake.C:
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
-		w.wait()
 	}
 }
 
@@ -320,6 +351,7 @@ func (c *conn) Poll(buf []byte) (int, bool, error) {
 }
 
 func (c *conn) Close() error {
+	c.wake.Stop()
 	c.sockets.CloseConnection(c.h, 0, "", false)
 	return nil
 }

@@ -179,9 +179,17 @@ func (c *conn) Recv(ctx context.Context, buf []byte) (int, error) {
 	if err := c.conn.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = c.conn.SetReadDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	n, err := c.conn.Read(buf)
+	if !stop() {
+		<-fired
+	}
+	// Poll reads the same socket and must not see this call's deadline.
+	_ = c.conn.SetReadDeadline(time.Time{})
 	if err != nil && ctx.Err() != nil {
 		return 0, ctx.Err()
 	}

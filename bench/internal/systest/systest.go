@@ -68,6 +68,16 @@ func Exercise(t *testing.T, sys system.System, want Expect) {
 		}
 	})
 
+	t.Run("recv timeout", func(t *testing.T) {
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer rcancel()
+		if n, err := c.Recv(rctx, make([]byte, 100)); err == nil {
+			t.Fatalf("Recv with nothing sent returned %d bytes", n)
+		}
+		// The expired wait must not leak into later receives.
+		time.Sleep(20 * time.Millisecond)
+	})
+
 	t.Run("poll", func(t *testing.T) {
 		msg := []byte{benchproto.OpEcho, 'p', 'o', 'l', 'l'}
 		buf := make([]byte, 100)
