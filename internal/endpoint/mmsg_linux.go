@@ -1,7 +1,6 @@
 package endpoint
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -83,7 +82,7 @@ func (r *mmsgReader) read(ms []Packet) (int, error) {
 			h.SetIovlen(1)
 		}
 		if len(ms) == 0 {
-			return 0, errors.New("endpoint: ReadBatch needs buffers with capacity")
+			return 0, errNoBuffer
 		}
 		r.count = len(ms)
 		if err := r.raw.Read(r.readFD); err != nil {

@@ -35,6 +35,8 @@ type UDPConn struct {
 	dests map[netip.AddrPort]*net.UDPAddr
 }
 
+var errNoBuffer = errors.New("endpoint: ReadBatch needs buffers with capacity")
+
 // maxCachedDests bounds the destination cache; it is emptied when full.
 const maxCachedDests = 4096
 
@@ -134,6 +136,9 @@ func (c *UDPConn) ReadBatch(ms []Packet) (int, error) {
 
 func (c *UDPConn) readOne(ms []Packet) (int, error) {
 	p := &ms[0]
+	if cap(p.Buf) == 0 {
+		return 0, errNoBuffer
+	}
 	for {
 		buf := p.Buf[:cap(p.Buf)]
 		n, _, flags, addr, err := c.conn.ReadMsgUDPAddrPort(buf, nil)

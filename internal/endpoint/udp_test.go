@@ -306,3 +306,12 @@ func TestMappedDestination(t *testing.T) {
 		})
 	}
 }
+
+func TestReadNeedsBuffer(t *testing.T) {
+	for _, m := range modes {
+		c := listenT(t, "127.0.0.1:0", m.opts)
+		if _, err := c.ReadBatch(make([]Packet, 2)); !errors.Is(err, errNoBuffer) {
+			t.Errorf("%s: ReadBatch without buffers = %v", m.name, err)
+		}
+	}
+}
