@@ -16,6 +16,7 @@ type bottleneck struct {
 	buffer     int     // bytes the queue may hold
 	prop       time.Duration
 	randomLoss float64
+	jitterAvg  time.Duration // exponential extra delay on the return path
 	rng        *rand.Rand
 
 	now      time.Time
@@ -107,7 +108,11 @@ func (b *bottleneck) run(c Controller, until time.Time, appRate float64) {
 			heap.Push(&b.events, event{at: b.now.Add(b.prop + q + 5*time.Millisecond), lost: true})
 		default:
 			b.linkFree = b.now.Add(q + time.Duration(pkt/b.capacity*float64(time.Second)))
-			heap.Push(&b.events, event{at: b.linkFree.Add(b.prop), sent: b.now})
+			var jitter time.Duration
+			if b.jitterAvg > 0 {
+				jitter = time.Duration(b.rng.ExpFloat64() * float64(b.jitterAvg))
+			}
+			heap.Push(&b.events, event{at: b.linkFree.Add(b.prop + jitter), sent: b.now})
 		}
 	}
 }
@@ -191,6 +196,17 @@ func TestAdaptiveRandomLossAtBottleneck(t *testing.T) {
 	// fill it.
 	if got < 0.7*capacity {
 		t.Fatalf("goodput %.0f B/s, want near %.0f", got, capacity)
+	}
+}
+
+func TestAdaptiveToleratesJitter(t *testing.T) {
+	const maxRate = 4 << 20
+	c := NewAdaptive(RateFloor, maxRate)
+	b := newBottleneck(100e6, 1, 40*time.Millisecond, 0)
+	b.jitterAvg = 5 * time.Millisecond
+	b.run(c, t0.Add(20*time.Second), 0)
+	if c.Rate() < maxRate*9/10 {
+		t.Fatalf("rate %d with 5ms mean jitter, want near max %d", c.Rate(), maxRate)
 	}
 }
 

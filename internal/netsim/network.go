@@ -12,7 +12,8 @@ import (
 
 // Network is an in-memory datagram network. Its conns exchange datagrams
 // through channels and timers only, so a Network created inside a
-// testing/synctest bubble runs entirely on the bubble's fake clock. Every
+// testing/synctest bubble runs entirely on the bubble's fake clock (create
+// it, and use it, inside the bubble: its timers belong to the bubble). Every
 // directed link (source address → destination address) has its own
 // [Faults] and its own random generator.
 type Network struct {
