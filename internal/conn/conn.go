@@ -103,6 +103,9 @@ type Stats struct {
 	Dropped     uint64
 	Duplicates  uint64
 	DecryptFail uint64
+	// RepliesSuppressed counts replies not sent because they would have
+	// been larger than the unauthenticated datagram that caused them.
+	RepliesSuppressed uint64
 }
 
 // Conn is one connection's protocol state.
@@ -156,8 +159,9 @@ type Conn struct {
 
 	finWaitUntil time.Time
 
-	out   [][]byte
-	Stats Stats
+	out         [][]byte
+	replyBudget int // > 0: replies must not be larger (unauthenticated trigger)
+	Stats       Stats
 }
 
 var errNoSession = errors.New("conn: no session factory")

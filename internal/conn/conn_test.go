@@ -66,7 +66,7 @@ var (
 )
 
 type pairHarness struct {
-	t              *testing.T
+	t              testing.TB
 	now            time.Time
 	l              *Listener
 	client, server *Conn
@@ -91,7 +91,7 @@ func testConfig(id uint32, remote netip.AddrPort, sess **fakeSession) Config {
 	}
 }
 
-func newPairHarness(t *testing.T, clientUnenc, serverUnenc int) *pairHarness {
+func newPairHarness(t testing.TB, clientUnenc, serverUnenc int) *pairHarness {
 	t.Helper()
 	h := &pairHarness{t: t, now: t0}
 	var err error

@@ -387,8 +387,7 @@ func (c *Conn) onHandshakeRetry(clientID uint32) {
 		// The application is still deciding.
 	case StateConnected, StateLinger:
 		if c.connectOK != nil {
-			b := append(newBuf(), c.connectOK...)
-			c.queue(b)
+			c.reply(append(newBuf(), c.connectOK...))
 		}
 	case StateClosedByPeer, StateFinWait, StateProblemDetectedLocally:
 		c.replyClosed()

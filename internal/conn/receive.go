@@ -22,6 +22,8 @@ func (c *Conn) Receive(now time.Time, b []byte) {
 	}
 	c.Stats.PacketsRecv++
 	c.Stats.BytesRecv += uint64(len(b))
+	c.replyBudget = len(b)
+	defer func() { c.replyBudget = 0 }()
 	switch kind {
 	case wire.KindData:
 		c.receiveData(now, b)
@@ -106,7 +108,7 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 	if h.ToConnID != c.localID {
 		c.Stats.Dropped++
 		if c.spamReplyAllowed(now) {
-			c.sendNoConnection(h.ToConnID, 0)
+			c.reply(noConnection(h.ToConnID, 0))
 		}
 		return
 	}
@@ -146,6 +148,7 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 		return
 	}
 	c.noteAlive(now)
+	c.replyBudget = 0 // authenticated from here on
 	if err := c.session.Receive(now, int64(full), c.plain); err != nil {
 		var pe *ProtocolError
 		if errors.As(err, &pe) {

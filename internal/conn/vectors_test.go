@@ -99,6 +99,27 @@ func loadVector(t *testing.T, name string) (vectorKeys, []vectorPacket, vectorRe
 	return keys, pkts, recv
 }
 
+// loadVectorNoT returns the datagrams of a capture for fuzz seeds.
+func loadVectorNoT(name string) (vectorKeys, [][]byte, error) {
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "vectors", name, "packets.jsonl"))
+	if err != nil {
+		return vectorKeys{}, nil, err
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var p vectorPacket
+		if json.Unmarshal(sc.Bytes(), &p) == nil {
+			if b, err := hex.DecodeString(p.Payload); err == nil {
+				out = append(out, b)
+			}
+		}
+	}
+	return vectorKeys{}, out, sc.Err()
+}
+
 func unhex(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
