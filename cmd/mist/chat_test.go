@@ -33,6 +33,12 @@ type chatProc struct {
 
 func startChat(t *testing.T, name string, args ...string) *chatProc {
 	t.Helper()
+	return startChatContext(t, context.Background(), name, args...)
+}
+
+// startChatContext is startChat with a context standing for interrupts.
+func startChatContext(t *testing.T, ctx context.Context, name string, args ...string) *chatProc {
+	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	p := &chatProc{t: t, name: name, in: inW, lines: make(chan string, 1000), done: make(chan int, 1)}
@@ -44,7 +50,7 @@ func startChat(t *testing.T, name string, args ...string) *chatProc {
 		return errBuf.Write(b)
 	})
 	go func() {
-		code := runChat(context.Background(), args, inR, outW, stderr)
+		code := runChat(ctx, args, inR, outW, stderr)
 		outW.Close()
 		p.done <- code
 	}()
@@ -294,7 +300,9 @@ func (s *syncBuffer) String() string {
 // shows which way it went.
 func TestChatUnencryptedAndStats(t *testing.T) {
 	t.Cleanup(checkGoroutines(t))
-	server := startChat(t, "server", "server", "--bind", "127.0.0.1", "--port", "0",
+	interrupt, stop := context.WithCancel(context.Background())
+	defer stop()
+	server := startChatContext(t, interrupt, "server", "server", "--bind", "127.0.0.1", "--port", "0",
 		"--unencrypted", "--stats", "--stats-interval", "100ms")
 	addr := "127.0.0.1:" + server.expect(logLine + `Server listening on port (\d+)$`)[1]
 
@@ -309,9 +317,13 @@ func TestChatUnencryptedAndStats(t *testing.T) {
 	sealed.expect(logLine + `stats server ` + regexp.QuoteMeta(addr) + `: Connected, encrypted, `)
 	server.expect(logLine + `stats ` + sealedNick + `: Connected, encrypted, `)
 
-	plain.say("/quit")
-	sealed.say("/quit")
-	server.say("/quit")
+	// An interrupt stops the server as /quit does.
+	stop()
+	server.expect(logLine + `Shutting down server$`)
+	for _, p := range []*chatProc{plain, sealed} {
+		p.expect(`^Server is shutting down\.  Goodbye\.$`)
+		p.expect(logLine + `The host hath bidden us farewell\.`)
+	}
 	for _, p := range []*chatProc{plain, sealed, server} {
 		if code := p.wait(); code != 0 {
 			t.Errorf("%s exited %d, want 0", p.name, code)

@@ -78,3 +78,29 @@ func TestDemoUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// An interrupt ends the sending early; the demo still waits for messages in
+// flight, checks them and says it was interrupted.
+func TestDemoInterrupted(t *testing.T) {
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	var out syncBuffer
+	// Interrupt once the first live view frame is out.
+	stdout := writerFunc(func(b []byte) (int, error) {
+		if strings.Contains(string(b), "[  1.") {
+			interrupt()
+		}
+		return out.Write(b)
+	})
+	var errOut syncBuffer
+	code := runDemo(ctx, []string{"--duration", "1h", "--clients", "1"}, stdout, &errOut)
+	s := out.String()
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, s, errOut.String())
+	}
+	for _, want := range []string{"(interrupted)", "reliable delivery: OK"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}
