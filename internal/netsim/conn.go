@@ -63,14 +63,14 @@ type Conn struct {
 
 // Wrap returns a fault-injecting conn around inner. Closing it closes inner.
 func Wrap(inner endpoint.PacketConn, opts Options) *Conn {
-	maxHeld := cmpOr(opts.MaxHeld, defaultQueue)
+	maxHeld := positiveOr(opts.MaxHeld, defaultQueue)
 	c := &Conn{
 		inner:    inner,
 		send:     newFaulter(opts.Send, opts.Seed),
 		recv:     newFaulter(opts.Recv, opts.Seed+1),
-		in:       newInbox(cmpOr(opts.MaxInbox, defaultQueue)),
+		in:       newInbox(positiveOr(opts.MaxInbox, defaultQueue)),
 		pumpDone: make(chan struct{}),
-		readSize: cmpOr(opts.ReadBufferSize, defaultReadBuffer),
+		readSize: positiveOr(opts.ReadBufferSize, defaultReadBuffer),
 	}
 	c.sendQ = newDelayQueue(maxHeld, c.releaseSend)
 	c.recvQ = newDelayQueue(maxHeld, c.releaseRecv)
@@ -78,7 +78,8 @@ func Wrap(inner endpoint.PacketConn, opts Options) *Conn {
 	return c
 }
 
-func cmpOr(v, def int) int {
+// positiveOr returns v, or def when v is not positive.
+func positiveOr(v, def int) int {
 	if v > 0 {
 		return v
 	}
@@ -96,14 +97,11 @@ func (c *Conn) SetFaults(send, recv Faults) {
 	c.recvMu.Unlock()
 }
 
-// SendStats and RecvStats report what was done to each direction.
+// SendStats reports what was done to written datagrams.
 func (c *Conn) SendStats() Stats { return c.sendStats.snapshot() }
 
 // RecvStats reports what was done to received datagrams.
-func (c *Conn) RecvStats() Stats {
-	s := c.recvStats.snapshot()
-	return s
-}
+func (c *Conn) RecvStats() Stats { return c.recvStats.snapshot() }
 
 // Held returns the number of datagrams currently delayed in each direction.
 func (c *Conn) Held() (send, recv int) { return c.sendQ.len(), c.recvQ.len() }
