@@ -50,9 +50,11 @@ func WithSeed(seed uint64) NetworkOption { return func(n *Network) { n.seed = se
 func WithFaults(f Faults) NetworkOption { return func(n *Network) { n.defaults = f } }
 
 // WithQueueLimits bounds each conn's unread datagrams and each link's
-// delayed ones (default 4096 each).
+// delayed ones (default 4096 each; values below 1 keep the default).
 func WithQueueLimits(inbox, held int) NetworkOption {
-	return func(n *Network) { n.maxInbox, n.maxHeld = inbox, held }
+	return func(n *Network) {
+		n.maxInbox, n.maxHeld = positiveOr(inbox, defaultQueue), positiveOr(held, defaultQueue)
+	}
 }
 
 // NewNetwork returns an empty network.
