@@ -62,7 +62,7 @@ func DefaultOptions() Options {
 		LatencyRounds:      10000,
 		ThroughputDuration: 10 * time.Second,
 		RateDuration:       5 * time.Second,
-		IdleWindow:         10 * time.Second,
+		IdleWindow:         15 * time.Second, // spans one 10 s keepalive interval
 		Timeout:            30 * time.Second,
 	}
 }

@@ -28,6 +28,9 @@ const MaxRate = 0x10000000
 // limit by spreading them over several Sockets.
 const connsPerInstance = 8000
 
+// dialWindow bounds handshakes in flight in DialMany.
+const dialWindow = 128
+
 // receiveBatch is how many messages one receive call may return.
 const receiveBatch = 64
 
@@ -357,33 +360,38 @@ func (c *conn) Close() error {
 }
 
 // DialMany connects n clients, each instance holding at most
-// connsPerInstance of them, and waits until all are Connected.
+// connsPerInstance of them, with at most dialWindow handshakes in flight
+// (as a load generator would), and waits until all are Connected.
 func (*System) DialMany(ctx context.Context, addr string, n int, progress func(int)) (system.Swarm, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	sw := &swarm{}
-	for i := 0; i < n; i++ {
-		if i%connsPerInstance == 0 {
-			sockets, err := mist.New(mist.Config{Options: Options()})
-			if err != nil {
-				sw.Close()
-				return nil, err
-			}
-			sw.instances = append(sw.instances, sockets)
-		}
-		sockets := sw.instances[len(sw.instances)-1]
-		h := sockets.ConnectByIPAddress(ap)
-		if h == mist.InvalidConn {
-			sw.Close()
-			return nil, fmt.Errorf("mistsys: connection %d of %d to %v failed to start", i+1, n, ap)
-		}
-		sw.conns = append(sw.conns, member{sockets, h})
-	}
-	pending := append([]member(nil), sw.conns...)
+	var pending []member
 	up := 0
-	for len(pending) > 0 {
+	fail := func(err error) (system.Swarm, error) {
+		sw.Close()
+		return nil, err
+	}
+	for up < n {
+		for len(pending) < dialWindow && len(sw.conns) < n {
+			if len(sw.conns)%connsPerInstance == 0 {
+				sockets, err := mist.New(mist.Config{Options: Options()})
+				if err != nil {
+					return fail(err)
+				}
+				sw.instances = append(sw.instances, sockets)
+			}
+			sockets := sw.instances[len(sw.instances)-1]
+			h := sockets.ConnectByIPAddress(ap)
+			if h == mist.InvalidConn {
+				return fail(fmt.Errorf("mistsys: connection %d of %d to %v failed to start", len(sw.conns)+1, n, ap))
+			}
+			m := member{sockets, h}
+			sw.conns = append(sw.conns, m)
+			pending = append(pending, m)
+		}
 		still := pending[:0]
 		for _, m := range pending {
 			info, ok := m.sockets.ConnectionInfo(m.h)
@@ -391,8 +399,7 @@ func (*System) DialMany(ctx context.Context, addr string, n int, progress func(i
 			case ok && info.State == mist.StateConnected:
 				up++
 			case !ok || info.State == mist.StateClosedByPeer || info.State == mist.StateProblemDetectedLocally:
-				sw.Close()
-				return nil, fmt.Errorf("mistsys: %d of %d connected; one failed: %s (%d)", up, n, info.EndDebug, info.EndReason)
+				return fail(fmt.Errorf("mistsys: %d of %d connected; one failed: %s (%d)", up, n, info.EndDebug, info.EndReason))
 			default:
 				still = append(still, m)
 			}
@@ -401,14 +408,12 @@ func (*System) DialMany(ctx context.Context, addr string, n int, progress func(i
 		if progress != nil {
 			progress(up)
 		}
-		if len(pending) == 0 {
-			break
-		}
 		if ctx.Err() != nil {
-			sw.Close()
-			return nil, fmt.Errorf("mistsys: %d of %d connected: %w", up, n, ctx.Err())
+			return fail(fmt.Errorf("mistsys: %d of %d connected: %w", up, n, ctx.Err()))
 		}
-		time.Sleep(2 * time.Millisecond)
+		if len(pending) == dialWindow || len(sw.conns) == n {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	return sw, nil
 }
