@@ -1,0 +1,96 @@
+package mist
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestListenSocketFlood throws garbage and spoofed handshake messages at a
+// listen socket: no connection appears, the heap stays bounded, and a real
+// client still gets in afterwards.
+func TestListenSocketFlood(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	addr, _ := p.server.ListenSocketAddress(p.ls)
+	raw, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	datagram := make([]byte, 600)
+	for i := range 20_000 {
+		n := 5 + i%590
+		for j := range datagram[:n] {
+			datagram[j] = byte(i*13 + j*7)
+		}
+		switch i % 4 {
+		case 0: // ChallengeRequest, padded
+			datagram[0], datagram[1], datagram[2] = 0x20, 6, 0
+			datagram[3] = 0x0d
+			binary.LittleEndian.PutUint32(datagram[4:], uint32(i)|1)
+			n = 512
+		case 1: // ConnectRequest with a made-up challenge
+			datagram[0] = 0x22
+		case 2: // data
+			datagram[0] = 0x80
+		}
+		raw.Write(datagram[:n])
+	}
+	// Let the receive loop drain the socket.
+	waitFor(t, "flood processed", func() bool {
+		u := p.server.listens[p.ls].udp
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return u.listener.Stats.ChallengesSent+u.listener.Stats.Dropped+u.listener.Stats.BadChallenges > 10_000
+	})
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if grown := int64(ms.HeapAlloc) - int64(before); grown > 4<<20 {
+		t.Errorf("heap grew by %d bytes", grown)
+	}
+	p.server.mu.RLock()
+	n := len(p.server.conns)
+	p.server.mu.RUnlock()
+	if n != 1 {
+		t.Errorf("%d connections after the flood, want the 1 real one", n)
+	}
+	if st := serverState(p); st.State != StateConnected {
+		t.Errorf("real connection %v", st.State)
+	}
+}
+
+func TestEventsChannel(t *testing.T) {
+	s := newTestSockets(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	events := s.Events(ctx)
+	a, _, _ := s.CreateSocketPair(false, nil, nil)
+	s.CloseConnection(a, 0, "", false)
+	s.InitAuthentication()
+	var got []Event
+	timeout := time.After(10 * time.Second)
+	for len(got) < 3 {
+		select {
+		case ev := <-events:
+			got = append(got, ev)
+		case <-timeout:
+			t.Fatalf("got %d events", len(got))
+		}
+	}
+	if ev, ok := got[0].(*ConnStatusChanged); !ok || ev.Conn != a || ev.Info.State != StateNone {
+		t.Errorf("first event %#v", got[0])
+	}
+	if ev, ok := got[2].(*AuthStatus); !ok || ev.Avail != AvailabilityCurrent {
+		t.Errorf("third event %#v", got[2])
+	}
+	cancel()
+	for range events {
+	}
+}
