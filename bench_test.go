@@ -72,7 +72,12 @@ func TestReceivePathAllocations(t *testing.T) {
 		out[1].Release()
 	}
 	run()
-	if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
+	allocs := testing.AllocsPerRun(1000, run)
+	if raceEnabled {
+		t.Logf("%v allocations per send+receive (not checked under -race)", allocs)
+		return
+	}
+	if allocs != 0 {
 		t.Errorf("%v allocations per send+receive", allocs)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package mist
+
+const raceEnabled = false
