@@ -355,3 +355,80 @@ func TestPeerNoConnectionAndReplies(t *testing.T) {
 }
 
 func ptr(v uint32) *uint32 { return &v }
+
+func TestLingerDeliversThenCloses(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	h.client.Send(h.now, 0, []byte("one"), true, false)
+	h.client.Send(h.now, 0, []byte("two"), true, false)
+	h.client.Close(h.now, 1001, "bye", true)
+	if h.client.State() != StateLinger {
+		t.Fatalf("state %d, want Linger", h.client.State())
+	}
+	h.client.Drain(func([]byte) {
+		t.Error("close sent while lingering")
+	})
+	for i := 0; i < 10 && h.client.State() == StateLinger; i++ {
+		h.advance(0)
+		h.pump()
+	}
+	if h.client.State() != StateFinWait {
+		t.Fatalf("state %d, want FinWait", h.client.State())
+	}
+	if len(h.ss.got) != 2 || h.server.State() != StateClosedByPeer || h.server.EndReason() != 1001 {
+		t.Errorf("server got %d messages, state %d reason %d", len(h.ss.got), h.server.State(), h.server.EndReason())
+	}
+}
+
+func TestLingerCutShortByPeerClose(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	h.cs.queue = [][]byte{[]byte("stuck")}
+	h.client.Close(h.now, 1000, "", true)
+	h.server.Close(h.now, 1002, "me too", false)
+	h.server.Drain(func(b []byte) { h.client.Receive(h.now, b) })
+	if h.client.State() != StateFinWait {
+		t.Errorf("state %d after the peer closed during linger", h.client.State())
+	}
+}
+
+func TestLurchEndsConnection(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	// Jump the client's packet numbers far ahead: the server sees a lurch.
+	h.client.nextPktNum += 0x5000
+	h.client.Send(h.now, 0, []byte("far"), true, true)
+	h.advance(0)
+	h.pump()
+	if h.server.State() != StateProblemDetectedLocally || h.server.EndReason() != ReasonMiscGeneric {
+		t.Errorf("server state %d reason %d", h.server.State(), h.server.EndReason())
+	}
+}
+
+func TestSessionProtocolErrorEndsConnection(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	h.ss.failWith = &ProtocolError{Reason: ReasonMiscInternalError, Debug: "message too large"}
+	h.client.Send(h.now, 0, []byte("x"), true, true)
+	h.advance(0)
+	h.pump()
+	if h.server.State() != StateProblemDetectedLocally || h.server.EndReason() != ReasonMiscInternalError {
+		t.Errorf("server state %d reason %d", h.server.State(), h.server.EndReason())
+	}
+	if h.client.State() != StateClosedByPeer || h.client.EndReason() != ReasonMiscInternalError || h.client.EndDebug() != "message too large" {
+		t.Errorf("client state %d reason %d %q", h.client.State(), h.client.EndReason(), h.client.EndDebug())
+	}
+}
+
+func TestHandshakeRetryResendsConnectOK(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.pump()
+	h.server.Accept(h.now)
+	// The ConnectOK is lost.
+	h.server.Discard()
+	h.advance(ConnectRetryInterval)
+	h.pump()
+	if h.client.State() != StateConnected {
+		t.Fatalf("client state %d after a lost ConnectOK", h.client.State())
+	}
+}
