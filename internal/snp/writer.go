@@ -93,3 +93,26 @@ func (w *Writer) restart(dst []byte) []byte {
 	}
 	return appendVarint(append(dst, 0x8f), uint64(lane))
 }
+
+// ExtendLastSegment turns the segment whose lead byte is at p[lead], and
+// which ends p with dataLen bytes of data behind an explicit length byte,
+// into the "runs to the end" form GNS uses for the final frame: one byte
+// shorter. lead may also point at a lane re-selection the Writer emitted
+// just before the segment.
+func ExtendLastSegment(p []byte, lead, dataLen int) []byte {
+	if lead < len(p) && FrameTypeOf(p[lead]) == FrameSelectLane {
+		if _, n, err := ParseSelectLane(p[lead:]); err == nil {
+			lead += n
+		}
+	}
+	if lead >= len(p) || (FrameTypeOf(p[lead]) != FrameUnreliable && FrameTypeOf(p[lead]) != FrameReliable) {
+		return p
+	}
+	lenAt := len(p) - dataLen - 1
+	if lenAt <= lead || p[lenAt] != byte(dataLen) || int(p[lead]&7) != dataLen>>8 {
+		return p // not the layout described; leave it valid as it is
+	}
+	p[lead] |= sizeToEnd
+	copy(p[lenAt:], p[lenAt+1:])
+	return p[:len(p)-1]
+}

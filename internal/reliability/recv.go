@@ -1,0 +1,380 @@
+package reliability
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/mistnet/mist/internal/bufpool"
+	"github.com/mistnet/mist/internal/snp"
+)
+
+// recvLane is one lane's incoming state.
+type recvLane struct {
+	delivered int64  // stream position of buf[0]: the first byte not yet delivered
+	buf       []byte // stream bytes from delivered on, holes included
+	holes     []span // missing ranges within buf, sorted
+	spare     []span // storage swapped with holes when they are rewritten
+	lastRel   int64  // number of the last reliable message delivered
+	highest   int64  // highest message number seen, reliable or not
+	frags     []frag // unreliable fragments, sorted by (num, offset)
+}
+
+// frag is a buffered piece of an unreliable message.
+type frag struct {
+	num    int64
+	offset int
+	end    bool
+	data   []byte // from bufpool
+}
+
+func (s *Session) recvLane(lane int) *recvLane {
+	for len(s.recvLanes) <= lane {
+		s.recvLanes = append(s.recvLanes, &recvLane{delivered: 1})
+	}
+	return s.recvLanes[lane]
+}
+
+// HighestMsgNum implements snp.Refs.
+func (s *Session) HighestMsgNum(lane int) int64 { return s.recvLane(lane).highest }
+
+// NextStreamPos implements snp.Refs.
+func (s *Session) NextStreamPos(lane int) int64 {
+	l := s.recvLane(lane)
+	return l.delivered + int64(len(l.buf))
+}
+
+// NextPacketToSend implements snp.Refs.
+func (s *Session) NextPacketToSend() int64 { return s.nextPkt }
+
+// ObserveSent tells a session that only receives (a capture replay) that
+// its side sent packet num, so acks naming it are understood.
+func (s *Session) ObserveSent(num int64) { s.nextPkt = max(s.nextPkt, num+1) }
+
+// Receive processes the decrypted payload of packet pktNum, handing each
+// completed message to deliver. deliver returns false to refuse a message
+// (its queue is full); the packet is then not acknowledged, so the peer
+// resends the reliable data in it later. A returned *Error means the
+// connection must close.
+func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver func(Message) bool) error {
+	s.lastNow = now
+	if s.alreadyReceived(pktNum) {
+		return nil
+	}
+	refused := false
+	lastCtxReliable := false
+	s.reader.Reset(payload, pktNum, s.cfg.RecvMaxSegmentsPerPacket, s)
+	for {
+		f, err := s.reader.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == snp.ErrAckFromFuture {
+			return nil // abandon, unrecorded
+		}
+		if err == snp.ErrSegmentBudget {
+			refused = true
+			break
+		}
+		if err != nil {
+			var de *snp.DecodeError
+			if errors.As(err, &de) {
+				return &Error{EndReason: EndMiscInternalError, Err: err}
+			}
+			return err
+		}
+		switch f.Type {
+		case snp.FrameStopWaiting:
+			if err := s.onStopWaiting(pktNum, f.Stop); err != nil {
+				return err
+			}
+		case snp.FrameAck:
+			s.onAck(now, &f.Ack)
+		case snp.FrameSelectLane:
+			s.recvLane(f.Lane)
+			lastCtxReliable = false
+		case snp.FrameReliable:
+			lastCtxReliable = true
+			ok, err := s.onReliable(f.Lane, f.Pos, f.Data, deliver)
+			if err != nil {
+				return err
+			}
+			refused = refused || !ok
+		case snp.FrameUnreliable:
+			ok, err := s.onUnreliable(f, deliver)
+			if err != nil {
+				return err
+			}
+			refused = refused || !ok
+		}
+	}
+	if refused {
+		ping := 100 * time.Millisecond
+		if s.havePing {
+			ping = min(s.ping, ping)
+		}
+		s.scheduleAck(now.Add(2 * (ping + 5*time.Millisecond)))
+		return nil
+	}
+	s.recordReceived(now, pktNum)
+	if lastCtxReliable {
+		s.scheduleAck(now.Add(maxDataAckDelay))
+		// At high packet rates 50 ms is many packets: ack every few
+		// data packets so the sender hears of losses before the gap list
+		// fills up and has to merge gaps.
+		s.unackedData++
+		if s.unackedData >= ackEveryPackets {
+			s.scheduleAck(now)
+		}
+	}
+	return nil
+}
+
+// onStopWaiting applies the peer's stop value.
+func (s *Session) onStopWaiting(pktNum, stop int64) error {
+	stop = min(stop, s.nextRecv-1)
+	switch {
+	case stop == s.peerStop:
+	case stop < s.peerStop:
+		if pktNum >= s.peerStopPkt {
+			return fatal("stop-waiting lowered from %d to %d by packet %d", s.peerStop, stop, pktNum)
+		}
+	default:
+		s.peerStop, s.peerStopPkt = stop, pktNum
+		i := 0
+		for i < len(s.gaps) && s.gaps[i].e <= stop {
+			i++
+		}
+		s.gaps = append(s.gaps[:0], s.gaps[i:]...)
+		if len(s.gaps) > 0 && s.gaps[0].b < stop {
+			s.gaps[0].b = stop
+		}
+	}
+	return nil
+}
+
+// onReliable stores a reliable segment and delivers what it completes. It
+// returns false if the segment could not be stored or a message could not
+// be delivered.
+func (s *Session) onReliable(lane int, b int64, data []byte, deliver func(Message) bool) (bool, error) {
+	l := s.recvLane(lane)
+	e := b + int64(len(data))
+	if len(data) == 0 || e <= l.delivered {
+		return true, nil // empty or already delivered
+	}
+	expected := l.delivered + int64(len(l.buf))
+	if e > expected {
+		if e-l.delivered > int64(s.cfg.RecvBufferSize) {
+			return false, nil
+		}
+		if b > expected && len(l.holes) >= maxHolesExtend {
+			return false, nil
+		}
+	}
+	// A segment strictly inside a hole splits it.
+	for _, h := range l.holes {
+		if h.b < b && e < h.e && len(l.holes) >= maxHolesFragment {
+			return false, nil
+		}
+	}
+	if e > expected {
+		if b > expected {
+			l.holes = append(l.holes, span{expected, b})
+		}
+		l.buf = growBuf(l.buf, int(e-l.delivered))
+	}
+	if b < l.delivered {
+		data = data[l.delivered-b:]
+		b = l.delivered
+	}
+	copy(l.buf[b-l.delivered:], data)
+	l.fillHoles(b, e)
+	if len(l.holes) > 0 && l.holes[0].b <= b {
+		return true, nil // nothing new to deliver before this segment
+	}
+	return s.deliverReliable(lane, l, deliver)
+}
+
+// growBuf extends buf to n bytes, keeping its contents.
+func growBuf(buf []byte, n int) []byte {
+	if n <= cap(buf) {
+		return buf[:n]
+	}
+	nb := make([]byte, n, max(n, 2*cap(buf)))
+	copy(nb, buf)
+	return nb
+}
+
+// fillHoles removes [b, e) from the hole list.
+func (l *recvLane) fillHoles(b, e int64) {
+	out := l.holes[:0:0]
+	if len(l.holes) > 0 {
+		out = l.scratchHoles(len(l.holes) + 1)
+	}
+	for _, h := range l.holes {
+		if h.e <= b || h.b >= e {
+			out = append(out, h)
+			continue
+		}
+		if h.b < b {
+			out = append(out, span{h.b, b})
+		}
+		if e < h.e {
+			out = append(out, span{e, h.e})
+		}
+	}
+	l.holes, l.spare = out, l.holes[:0]
+}
+
+// scratchHoles returns an empty hole list with room for n, reusing the
+// previous list's storage.
+func (l *recvLane) scratchHoles(n int) []span {
+	if cap(l.spare) >= n {
+		return l.spare[:0]
+	}
+	return make([]span, 0, max(n, 8))
+}
+
+// deliverReliable delivers every complete message at the front of the
+// lane's buffer.
+func (s *Session) deliverReliable(lane int, l *recvLane, deliver func(Message) bool) (bool, error) {
+	avail := len(l.buf)
+	if len(l.holes) > 0 {
+		avail = int(l.holes[0].b - l.delivered)
+	}
+	off := 0
+	ok := true
+	for off < avail {
+		h, n, err := snp.ParseMessageHeader(l.buf[off:avail])
+		if err == snp.ErrIncomplete {
+			break
+		}
+		if err != nil {
+			return false, &Error{EndReason: EndMiscInternalError, Err: err}
+		}
+		num := l.lastRel + int64(h.NumGap)
+		if h.NumGap > 1<<62 || num < l.lastRel {
+			return false, fatal("reliable message number overflows on lane %d", lane)
+		}
+		// GNS also rejects gaps over 1,000,000 here; mist accepts them:
+		// a peer may legitimately send that many unreliable messages
+		// between two reliable ones.
+		l.highest = max(l.highest, num)
+		if h.Size > uint64(s.cfg.RecvMaxMessageSize) || h.Size > uint64(s.cfg.RecvBufferSize) {
+			return false, fatal("reliable message of %d bytes on lane %d exceeds the receive limit", h.Size, lane)
+		}
+		if uint64(avail-off-n) < h.Size {
+			break
+		}
+		body := l.buf[off+n : off+n+int(h.Size)]
+		msg := Message{Lane: lane, Num: num, Reliable: true, Data: append(bufpool.Get(len(body))[:0], body...)}
+		if !deliver(msg) {
+			bufpool.Put(msg.Data)
+			ok = false
+			break
+		}
+		l.lastRel = num
+		off += n + int(h.Size)
+	}
+	if off > 0 {
+		rest := copy(l.buf, l.buf[off:])
+		l.buf = l.buf[:rest]
+		l.delivered += int64(off)
+		if cap(l.buf) > 64*1024 && rest < cap(l.buf)/8 {
+			l.buf = append(make([]byte, 0, max(rest, 4096)), l.buf...)
+		}
+	}
+	return ok, nil
+}
+
+// onUnreliable handles an unreliable segment. It returns false if the
+// message it completed was refused.
+func (s *Session) onUnreliable(f snp.Frame, deliver func(Message) bool) (bool, error) {
+	l := s.recvLane(f.Lane)
+	l.highest = max(l.highest, f.MsgNum)
+	off := int(f.FragOffset)
+	if len(f.Data) > maxUnreliableSegmentRecv || off+len(f.Data) > maxUnreliableRecvSize {
+		return true, nil // ignored, as GNS does
+	}
+	if off+len(f.Data) > s.cfg.RecvMaxMessageSize {
+		return false, fatal("unreliable message of at least %d bytes on lane %d exceeds the receive limit", off+len(f.Data), f.Lane)
+	}
+	if off == 0 && f.End {
+		msg := Message{Lane: f.Lane, Num: f.MsgNum, Data: append(bufpool.Get(len(f.Data))[:0], f.Data...)}
+		if !deliver(msg) {
+			bufpool.Put(msg.Data)
+			return false, nil
+		}
+		return true, nil
+	}
+	// A fragment already held is a duplicate, even if this one is longer.
+	for _, fr := range l.frags {
+		if fr.num == f.MsgNum && fr.offset == off {
+			return true, nil
+		}
+	}
+	if len(l.frags) > maxBufferedFragments {
+		// Make room by dropping every fragment of the oldest message.
+		oldest := l.frags[0].num
+		n := 0
+		for n < len(l.frags) && l.frags[n].num == oldest {
+			bufpool.Put(l.frags[n].data)
+			n++
+		}
+		l.frags = append(l.frags[:0], l.frags[n:]...)
+	}
+	i := 0
+	for i < len(l.frags) && (l.frags[i].num < f.MsgNum || l.frags[i].num == f.MsgNum && l.frags[i].offset < off) {
+		i++
+	}
+	fr := frag{num: f.MsgNum, offset: off, end: f.End, data: append(bufpool.Get(len(f.Data))[:0], f.Data...)}
+	l.frags = append(l.frags, frag{})
+	copy(l.frags[i+1:], l.frags[i:])
+	l.frags[i] = fr
+	return s.completeUnreliable(f.Lane, l, f.MsgNum, deliver), nil
+}
+
+// completeUnreliable delivers message num if its fragments now cover it
+// from offset 0 through a fragment flagged as the end.
+func (s *Session) completeUnreliable(lane int, l *recvLane, num int64, deliver func(Message) bool) bool {
+	first := 0
+	for first < len(l.frags) && l.frags[first].num != num {
+		first++
+	}
+	last := first
+	covered := 0
+	complete := false
+	for ; last < len(l.frags) && l.frags[last].num == num; last++ {
+		fr := l.frags[last]
+		if fr.offset > covered {
+			return true
+		}
+		covered = max(covered, fr.offset+len(fr.data))
+		if fr.end {
+			complete = true
+			last++
+			break
+		}
+	}
+	if !complete {
+		return true
+	}
+	data := bufpool.Get(covered)
+	for _, fr := range l.frags[first:last] {
+		copy(data[fr.offset:], fr.data)
+	}
+	// Drop all of this message's fragments, including any past the end.
+	stop := last
+	for stop < len(l.frags) && l.frags[stop].num == num {
+		stop++
+	}
+	for _, fr := range l.frags[first:stop] {
+		bufpool.Put(fr.data)
+	}
+	l.frags = append(l.frags[:first], l.frags[stop:]...)
+	if !deliver(Message{Lane: lane, Num: num, Data: data}) {
+		bufpool.Put(data)
+		return false
+	}
+	return true
+}

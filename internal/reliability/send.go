@@ -1,0 +1,301 @@
+package reliability
+
+import (
+	"time"
+
+	"github.com/mistnet/mist/internal/bufpool"
+	"github.com/mistnet/mist/internal/snp"
+)
+
+// outMsg is a queued outgoing message.
+type outMsg struct {
+	reliable bool
+	num      int64
+	pos      int64  // reliable: stream position of the header's first byte
+	buf      []byte // reliable: header + body, as it appears in the stream; unreliable: body
+	sent     int    // bytes of buf placed in packets so far
+	nagle    time.Time
+	queued   time.Time
+	finish   uint64 // virtual finish time for weighted fair queuing
+}
+
+func (m *outMsg) end() int64 { return m.pos + int64(len(m.buf)) }
+
+// sendLane is one lane's outgoing state.
+type sendLane struct {
+	priority, weight int
+	lastFinish       uint64
+
+	lastNum    int64 // message numbers: shared by reliable and unreliable
+	lastRelNum int64
+	streamPos  int64 // next reliable stream position to assign
+
+	queue   []*outMsg // messages with bytes not yet placed, in order
+	qhead   int
+	unacked []*outMsg // reliable messages not yet fully acknowledged, by position
+	uhead   int
+
+	ackedBelow int64  // every stream byte below is acknowledged
+	acked      []span // acknowledged ranges above ackedBelow, sorted, disjoint
+	retry      []span // segments to resend, sorted by position
+	sentBelow  int64  // highest stream position placed in any packet
+}
+
+// span is a half-open range [b, e) of stream positions or packet numbers.
+type span struct{ b, e int64 }
+
+func (l *sendLane) head() *outMsg {
+	if l.qhead < len(l.queue) {
+		return l.queue[l.qhead]
+	}
+	return nil
+}
+
+func (l *sendLane) popHead() {
+	l.queue[l.qhead] = nil
+	l.qhead++
+	if l.qhead == len(l.queue) {
+		l.queue, l.qhead = l.queue[:0], 0
+	} else if l.qhead > 64 && l.qhead*2 > len(l.queue) {
+		n := copy(l.queue, l.queue[l.qhead:])
+		clear(l.queue[n:])
+		l.queue, l.qhead = l.queue[:n], 0
+	}
+}
+
+func (l *sendLane) sentUnacked() int {
+	n := l.sentBelow - l.ackedBelow
+	for _, a := range l.acked {
+		n -= a.e - a.b
+	}
+	return int(max(n, 0))
+}
+
+// isAcked reports whether every byte of [b, e) is acknowledged.
+func (l *sendLane) isAcked(b, e int64) bool {
+	if e <= l.ackedBelow {
+		return true
+	}
+	for _, a := range l.acked {
+		if a.b <= max(b, l.ackedBelow) && e <= a.e {
+			return true
+		}
+		if a.b > b {
+			break
+		}
+	}
+	return false
+}
+
+// markAcked records [b, e) as acknowledged and releases messages that are
+// now wholly acknowledged.
+func (l *sendLane) markAcked(b, e int64, s *Session) {
+	b = max(b, l.ackedBelow)
+	if e <= b {
+		return
+	}
+	// Insert and merge into the sorted span list.
+	i := 0
+	for i < len(l.acked) && l.acked[i].e < b {
+		i++
+	}
+	j := i
+	for j < len(l.acked) && l.acked[j].b <= e {
+		b = min(b, l.acked[j].b)
+		e = max(e, l.acked[j].e)
+		j++
+	}
+	if i == j {
+		l.acked = append(l.acked, span{})
+		copy(l.acked[i+1:], l.acked[i:])
+	} else {
+		l.acked = append(l.acked[:i+1], l.acked[j:]...)
+	}
+	l.acked[i] = span{b, e}
+	if l.acked[0].b <= l.ackedBelow {
+		l.ackedBelow = l.acked[0].e
+		l.acked = append(l.acked[:0], l.acked[1:]...)
+	}
+	for l.uhead < len(l.unacked) {
+		m := l.unacked[l.uhead]
+		if m.end() > l.ackedBelow || m.sent < len(m.buf) {
+			break
+		}
+		l.unacked[l.uhead] = nil
+		l.uhead++
+		s.freeMsg(m)
+	}
+	if l.uhead == len(l.unacked) {
+		l.unacked, l.uhead = l.unacked[:0], 0
+	} else if l.uhead > 64 && l.uhead*2 > len(l.unacked) {
+		n := copy(l.unacked, l.unacked[l.uhead:])
+		clear(l.unacked[n:])
+		l.unacked, l.uhead = l.unacked[:n], 0
+	}
+}
+
+// queueRetry adds segment [b, e) to the retry list unless it is already
+// there or acknowledged. It returns whether it was added.
+func (l *sendLane) queueRetry(b, e int64) bool {
+	if l.isAcked(b, e) {
+		return false
+	}
+	i := len(l.retry)
+	for i > 0 && l.retry[i-1].b > b {
+		i--
+	}
+	if i > 0 && l.retry[i-1] == (span{b, e}) {
+		return false
+	}
+	l.retry = append(l.retry, span{})
+	copy(l.retry[i+1:], l.retry[i:])
+	l.retry[i] = span{b, e}
+	return true
+}
+
+// streamBytes returns the stream bytes [b, e), which lie within one message.
+func (l *sendLane) streamBytes(b, e int64) []byte {
+	ms := l.unacked[l.uhead:]
+	lo, hi := 0, len(ms)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if ms[mid].end() <= b {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == len(ms) || ms[lo].pos > b || ms[lo].end() < e {
+		return nil
+	}
+	m := ms[lo]
+	return m.buf[b-m.pos : e-m.pos]
+}
+
+func (s *Session) newMsg() *outMsg {
+	if n := len(s.freeMsgs); n > 0 {
+		m := s.freeMsgs[n-1]
+		s.freeMsgs = s.freeMsgs[:n-1]
+		return m
+	}
+	return new(outMsg)
+}
+
+func (s *Session) freeMsg(m *outMsg) {
+	bufpool.Put(m.buf)
+	*m = outMsg{}
+	if len(s.freeMsgs) < 1024 {
+		s.freeMsgs = append(s.freeMsgs, m)
+	}
+}
+
+// Send queues a message on lane and returns its message number. Flags are
+// the GNS send flags; unreliable messages over 16500 bytes go reliable.
+// The data is copied.
+func (s *Session) Send(now time.Time, lane int, data []byte, flags int) (int64, error) {
+	s.lastNow = now
+	if lane < 0 || lane >= len(s.sendLanes) || len(data) > MaxMessageSize {
+		return 0, ErrInvalidParam
+	}
+	reliable := flags&SendReliable != 0 || len(data) > MaxUnreliableSize
+	l := s.sendLanes[lane]
+	hdr := snp.MessageHeader{NumGap: uint64(l.lastNum + 1 - l.lastRelNum), Size: uint64(len(data))}
+	size := len(data)
+	if reliable {
+		size += snp.MessageHeaderLen(hdr)
+	}
+	if s.pendingRel+s.pendingUnrel+size > s.cfg.SendBufferSize {
+		return 0, ErrLimitExceeded
+	}
+	m := s.newMsg()
+	l.lastNum++
+	m.reliable, m.num, m.queued = reliable, l.lastNum, now
+	if reliable {
+		m.buf = snp.AppendMessageHeader(bufpool.Get(size)[:0], hdr)
+		m.buf = append(m.buf, data...)
+		m.pos = l.streamPos
+		l.streamPos += int64(size)
+		l.lastRelNum = m.num
+		l.unacked = append(l.unacked, m)
+		s.pendingRel += size
+	} else {
+		m.buf = append(bufpool.Get(size)[:0], data...)
+		s.pendingUnrel += size
+	}
+	if flags&SendNoNagle != 0 {
+		s.clearNagle()
+	} else {
+		m.nagle = now.Add(s.cfg.NagleTime)
+	}
+	// Weighted fair queuing within a priority class: the virtual finish
+	// time grows by size / weight from the later of the lane's previous
+	// finish and the class's current virtual time.
+	start := max(l.lastFinish, s.classTime(l.priority))
+	m.finish = start + uint64(size+1)*65536/uint64(l.weight)
+	l.lastFinish = m.finish
+	l.queue = append(l.queue, m)
+	return m.num, nil
+}
+
+// classTime is the virtual time of a priority class: the smallest finish
+// time queued in it.
+func (s *Session) classTime(priority int) uint64 {
+	var t uint64
+	found := false
+	for _, l := range s.sendLanes {
+		if h := l.head(); h != nil && l.priority == priority && (!found || h.finish < t) {
+			t, found = h.finish, true
+		}
+	}
+	if !found {
+		return 0
+	}
+	return t - 1
+}
+
+// Flush clears all Nagle timers, so queued data goes out as soon as the rate
+// allows.
+func (s *Session) Flush(now time.Time) {
+	s.lastNow = now
+	s.clearNagle()
+}
+
+func (s *Session) clearNagle() {
+	for _, l := range s.sendLanes {
+		for _, m := range l.queue[l.qhead:] {
+			m.nagle = time.Time{}
+		}
+	}
+}
+
+// dataDeadline is when queued data wants out: now-ish (lastNow) if there are
+// retransmissions, if a full packet's worth is pending, or if some message
+// was flushed; otherwise the earliest head-of-queue Nagle expiry.
+func (s *Session) dataDeadline() time.Time {
+	var d time.Time
+	for _, l := range s.sendLanes {
+		if len(l.retry) > 0 {
+			return s.lastNow
+		}
+		h := l.head()
+		if h == nil {
+			continue
+		}
+		if h.nagle.IsZero() {
+			return s.lastNow
+		}
+		if d.IsZero() || h.nagle.Before(d) {
+			d = h.nagle
+		}
+	}
+	if !d.IsZero() && s.pendingRel+s.pendingUnrel >= s.cfg.MaxReliableSegment+95 {
+		return s.lastNow
+	}
+	return d
+}
+
+// dataReady reports whether data should go out at now.
+func (s *Session) dataReady(now time.Time) bool {
+	d := s.dataDeadline()
+	return !d.IsZero() && !d.After(now)
+}
