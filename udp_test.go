@@ -24,7 +24,7 @@ func freeUDPPort(t testing.TB) uint16 {
 // slow machine does not fail the test.
 func waitFor(t testing.TB, what string, cond func() bool, ss ...*Sockets) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -1,0 +1,104 @@
+package mist
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/netsim"
+)
+
+// memPair connects two instances over an in-memory network; call inside a
+// synctest bubble.
+func memPair(t *testing.T, serverOpts, clientOpts []ConfigValue) (*udpPair, *netsim.Network) {
+	n := netsim.NewNetwork(netsim.WithSeed(3))
+	p := newUDPPairWith(t, serverOpts, clientOpts, func(s *Sockets) {
+		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return n.Listen(a) }
+		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+			return n.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
+		}
+	}, netip.MustParseAddr("10.0.0.1"))
+	return p, n
+}
+
+// When the server vanishes without a word, the client notices after the
+// keepalives go unanswered: ProblemDetectedLocally, Misc_Timeout, about
+// 20.5-21.5 s after the last packet.
+func TestPeerVanishesTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := memPair(t, nil, nil)
+		start := time.Now()
+		p.server.CloseListenSocket(p.ls) // tears the connection down silently
+		waitFor(t, "timeout", func() bool { return clientState(p).State == StateProblemDetectedLocally }, p.client)
+		info := clientState(p)
+		if info.EndReason != EndMiscTimeout || info.EndDebug != "Connection dropped" {
+			t.Errorf("end %d %q", info.EndReason, info.EndDebug)
+		}
+		if d := time.Since(start); d < 20*time.Second || d > 23*time.Second {
+			t.Errorf("timed out after %v", d)
+		}
+		p.client.Close()
+		p.server.Close()
+	})
+}
+
+// A connect attempt to nobody ends after TimeoutInitial with GNS's text.
+func TestConnectTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := netsim.NewNetwork()
+		s, _ := New(Config{})
+		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+			return n.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
+		}
+		start := time.Now()
+		h := s.ConnectByIPAddress(netip.MustParseAddrPort("10.0.0.9:27015"), Int32Value(OptTimeoutInitial, 3000))
+		var ev *ConnStatusChanged
+		s.OnConnectionStatusChanged(func(e *ConnStatusChanged) { ev = e })
+		waitFor(t, "timeout", func() bool { return ev != nil && ev.Info.State == StateProblemDetectedLocally }, s)
+		if d := time.Since(start); d < 3*time.Second || d > 3100*time.Millisecond {
+			t.Errorf("timed out after %v", d)
+		}
+		if ev.Conn != h || ev.Info.EndReason != EndMiscTimeout || ev.Info.EndDebug != "Timed out attempting to connect" {
+			t.Errorf("event %+v", ev.Info)
+		}
+		s.Close()
+	})
+}
+
+// An inbound connection the application neither accepts nor closes ends
+// after TimeoutInitial.
+func TestUnacceptedConnectionTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := netsim.NewNetwork()
+		server, _ := New(Config{})
+		client, _ := New(Config{})
+		server.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return n.Listen(a) }
+		client.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+			return n.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
+		}
+		addr := netip.MustParseAddrPort("10.0.0.1:27015")
+		server.CreateListenSocketIP(addr, Int32Value(OptTimeoutInitial, 2000))
+		var got *ConnStatusChanged
+		server.OnConnectionStatusChanged(func(e *ConnStatusChanged) { got = e })
+		client.ConnectByIPAddress(addr, Int32Value(OptTimeoutInitial, 60000))
+		waitFor(t, "server timeout", func() bool { return got != nil && got.Info.State == StateProblemDetectedLocally }, server)
+		if got.Info.EndReason != EndMiscTimeout || got.Info.EndDebug != "App didn't accept or close incoming connection in time." {
+			t.Errorf("event %+v", got.Info)
+		}
+		client.Close()
+		server.Close()
+	})
+}
+
+// Close leaves no goroutines behind: receive loops and timers stop.
+func TestCloseStopsGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p := newUDPPair(t, fastOpts, fastOpts)
+	p.client.SendMessageToConnection(p.cconn, []byte("x"), SendReliable)
+	p.client.Close()
+	p.server.Close()
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
