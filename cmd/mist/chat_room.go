@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // The chat speaks the protocol of GNS's example_chat: every message is a
@@ -50,17 +51,39 @@ type chatLog struct {
 func newChatLog(w io.Writer) *chatLog { return &chatLog{w: w, start: time.Now()} }
 
 func (l *chatLog) printf(format string, args ...any) {
-	text := strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")
+	text := printable(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, "%10.6f %s\n", time.Since(l.start).Seconds(), text)
 }
 
-// raw prints a received chat line as it came.
+// raw prints a received chat line as it came, but for control characters.
 func (l *chatLog) raw(text string) {
+	text = printable(text)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	io.WriteString(l.w, text+"\n")
+}
+
+// printable makes text from the network safe to print on a terminal:
+// control characters (escape sequences could rewrite the screen) become
+// visible \xNN escapes and invalid UTF-8 becomes U+FFFD.
+func printable(text string) string {
+	isControl := func(r rune) bool {
+		return (r < 0x20 && r != '\t') || (r >= 0x7f && r < 0xa0)
+	}
+	if !strings.ContainsFunc(text, isControl) && utf8.ValidString(text) {
+		return text
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(text, "\uFFFD") {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // chatTransport is what the chat room needs from the network, per

@@ -116,3 +116,17 @@ func TestChatRoomConversation(t *testing.T) {
 		t.Fatal("shutdown close does not linger")
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text, tabs\tand ünïcode": "plain text, tabs\tand ünïcode",
+		"\x1b[2Jcleared":                `\x1b[2Jcleared`,
+		"bell\a and\r\nnewline":         `bell\x07 and\x0d\x0anewline`,
+		"bad \xff utf-8":                "bad \uFFFD utf-8",
+		"c1 \u009b control":             `c1 \x9b control`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
