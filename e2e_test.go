@@ -159,4 +159,3 @@ func TestTransferInMemorySynctest(t *testing.T) {
 		})
 	}
 }
-

@@ -128,6 +128,7 @@ func (a *sessionAdapter) Status(now time.Time, st *conn.SessionStatus) {
 	st.SentUnackedReliable = a.s.SentUnacked()
 	st.QueueTime = a.s.QueueTime()
 	st.SendRate = a.rate.Rate()
+	st.Ping, st.HavePing = a.s.Ping()
 }
 
 func sendResult(err error) Result {

@@ -9,6 +9,7 @@ import (
 	"github.com/mistnet/mist/internal/bufpool"
 	"github.com/mistnet/mist/internal/conn"
 	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/identity"
 	"github.com/mistnet/mist/internal/pb"
 )
 
@@ -23,8 +24,12 @@ type udpTransport struct {
 	cc     *conn.Conn
 	remote netip.AddrPort
 	timer  *time.Timer
-	batch  []endpoint.Packet
-	gone   bool
+	// For inbound connections: who the client said it is, fixed at creation
+	// and read without the connection lock for duplicate detection.
+	clientID       uint32
+	clientIdentity identity.Identity
+	batch          []endpoint.Packet
+	gone           bool
 
 	// Messages sent while Connecting wait here, numbered as the session
 	// will number them, until the connection is established.
@@ -256,6 +261,9 @@ func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneSta
 	st.SentUnackedReliable = ss.SentUnackedReliable
 	st.QueueTime = ss.QueueTime
 	st.SendRate = ss.SendRate
+	if ss.HavePing {
+		st.Ping = int(ss.Ping.Milliseconds())
+	}
 	for i := range lanes {
 		if i < len(ss.Lanes) {
 			l := ss.Lanes[i]

@@ -215,7 +215,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	// another address is refused.
 	u.mu.Lock()
 	for _, t := range u.byAddr {
-		if t.cc.RemoteID() == clientID && t.cc.RemoteIdentity() == id {
+		if t.clientID == clientID && t.clientIdentity == id {
 			reply := conn.DuplicateReply(u.replyBuf[:0], clientID)
 			u.pc.WriteBatch([]endpoint.Packet{{Buf: reply, Addr: from}})
 			u.replyBuf = reply
@@ -241,7 +241,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	c.remoteAddr = from
 	c.remote = fromInternalIdentity(id)
 	c.userData = c.cfg.int(OptConnectionUserData)
-	t := &udpTransport{c: c, sock: u, remote: from}
+	t := &udpTransport{c: c, sock: u, remote: from, clientID: clientID, clientIdentity: id}
 	cfg := s.connConfig(c, t, from, e)
 	cc, err := conn.NewServer(now, &cfg, req, id)
 	if err != nil {

@@ -42,6 +42,9 @@ type SessionStatus struct {
 	QueueTime                                               time.Duration
 	SendRate                                                int
 	Lanes                                                   []LaneStatus
+	// Ping is the round trip measured from acks, if HavePing.
+	Ping     time.Duration
+	HavePing bool
 }
 
 // LaneStatus is one lane's share of SessionStatus.
