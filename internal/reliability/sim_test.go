@@ -34,7 +34,7 @@ func (f *fixedRate) refill(now time.Time) {
 	}
 	f.last = now
 }
-func (f *fixedRate) OnPacketSent(now time.Time, n int) { f.refill(now); f.tokens -= float64(n) }
+func (f *fixedRate) OnPacketSent(now time.Time, n int)         { f.refill(now); f.tokens -= float64(n) }
 func (f *fixedRate) OnAck(_ time.Time, n int, _ time.Duration) { f.acked += n }
 func (f *fixedRate) OnLoss(_ time.Time, n int)                 { f.lost += n }
 func (f *fixedRate) Rate() int                                 { return int(f.rate) }
