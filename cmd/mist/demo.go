@@ -339,9 +339,13 @@ func printDemoSummary(w io.Writer, o demoOptions, d *demoTraffic, elapsed time.D
 		}
 	}
 	relSent := up.relSent + down.relSent
-	if up.reliableOK() && down.reliableOK() && d.corrupt == 0 && d.misrouted == 0 {
+	switch {
+	case relSent == 0:
+		failed = true
+		fmt.Fprintln(w, "reliable delivery: NOT CHECKED, nothing was sent (did the clients connect?)")
+	case up.reliableOK() && down.reliableOK() && d.corrupt == 0 && d.misrouted == 0:
 		fmt.Fprintf(w, "reliable delivery: OK, all %d reliable messages arrived exactly once, in order, intact\n", relSent)
-	} else {
+	default:
 		failed = true
 		fmt.Fprintf(w, "reliable delivery: FAILED, %d missing, %d duplicated or out of order, %d skipped over, %d corrupt, %d misrouted\n",
 			up.relMissing+down.relMissing, up.relBackwards+down.relBackwards, up.relSkipped+down.relSkipped, d.corrupt, d.misrouted)
@@ -350,10 +354,6 @@ func printDemoSummary(w io.Writer, o demoOptions, d *demoTraffic, elapsed time.D
 			problems = append(problems, d.firstBad)
 		}
 		fmt.Fprintf(w, "  %s\n", strings.Join(problems, "\n  "))
-	}
-	if relSent == 0 {
-		failed = true
-		fmt.Fprintln(w, "nothing was sent: did the clients connect?")
 	}
 	if failed {
 		return 1

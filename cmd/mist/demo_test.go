@@ -82,12 +82,13 @@ func TestDemoUsageErrors(t *testing.T) {
 // An interrupt ends the sending early; the demo still waits for messages in
 // flight, checks them and says it was interrupted.
 func TestDemoInterrupted(t *testing.T) {
-	ctx, interrupt := context.WithCancel(context.Background())
+	// The time limit only guards against a demo that never connects.
+	ctx, interrupt := context.WithTimeout(context.Background(), waitLimit)
 	defer interrupt()
 	var out syncBuffer
-	// Interrupt once the first live view frame is out.
+	// Interrupt once the live view shows the client connected.
 	stdout := writerFunc(func(b []byte) (int, error) {
-		if strings.Contains(string(b), "[  1.") {
+		if strings.Contains(string(b), "1/1 clients connected") {
 			interrupt()
 		}
 		return out.Write(b)

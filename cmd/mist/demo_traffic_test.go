@@ -123,3 +123,17 @@ func TestParseRetransmits(t *testing.T) {
 		t.Error("found a retransmit count where there is none")
 	}
 }
+
+func TestDemoSummaryNothingSent(t *testing.T) {
+	d := newDemoTraffic(50, 30)
+	d.add(&demoEnd{label: "client1->server", stream: 1, failed: "ProblemDetectedLocally (5003): Timed out attempting to connect"})
+	var out bytes.Buffer
+	if code := printDemoSummary(&out, demoOptions{}, d, time.Second, false); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out.String())
+	}
+	for _, want := range []string{"connections: FAILED", "client1->server: ProblemDetectedLocally (5003)", "reliable delivery: NOT CHECKED"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
