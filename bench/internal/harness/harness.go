@@ -424,19 +424,32 @@ func (r *Runner) rate(ctx context.Context, sys system.System, addr string, n int
 		}
 	}
 	sendTime := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
+	if err := firstError(errs); err != nil {
 		return Result{}, err
 	}
 	// Let packets still in flight land before counting.
 	time.Sleep(200 * time.Millisecond)
-	var totalSent, delivered uint64
+	// Each connection is queried from its own goroutine, as it was driven,
+	// so libraries that only progress while pumped (ENet) all progress.
+	got := make([]benchproto.Counters, n)
 	for i, c := range cs {
-		got, err := Query(ctx, c, r.Options.Timeout)
-		if err != nil {
-			return Result{}, fmt.Errorf("connection %d: %w", i, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = Query(ctx, c, r.Options.Timeout)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("connection %d: %w", i, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := firstError(errs); err != nil {
+		return Result{}, err
+	}
+	var totalSent, delivered uint64
+	for i := range cs {
 		totalSent += sent[i]
-		delivered += got.Messages
+		delivered += got[i].Messages
 	}
 	return Result{
 		System:   sys.Name(),
@@ -537,4 +550,23 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) boo
 		time.Sleep(20 * time.Millisecond)
 	}
 	return true
+}
+
+// firstError returns the first non-nil error, and says how many more failed.
+func firstError(errs []error) error {
+	var first error
+	more := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case first == nil:
+			first = err
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		return fmt.Errorf("%w (and %d more)", first, more)
+	}
+	return first
 }

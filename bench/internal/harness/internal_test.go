@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -61,5 +62,16 @@ func TestLossPct(t *testing.T) {
 	}
 	if lossPct(0, 0) != 0 || lossPct(10, 12) != 0 {
 		t.Error("no loss expected without sends or with over-delivery")
+	}
+}
+
+func TestFirstError(t *testing.T) {
+	if firstError([]error{nil, nil}) != nil {
+		t.Error("no errors should give nil")
+	}
+	a, b := errors.New("a"), errors.New("b")
+	err := firstError([]error{nil, a, b, b})
+	if !errors.Is(err, a) || err.Error() != "a (and 2 more)" {
+		t.Errorf("firstError = %v", err)
 	}
 }

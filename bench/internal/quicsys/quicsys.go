@@ -50,6 +50,8 @@ func config() *quic.Config {
 		EnableDatagrams: true,
 		KeepAlivePeriod: KeepAlive,
 		MaxIdleTimeout:  30 * time.Second,
+		// GNS gives a connection attempt 10 s (TimeoutInitial); so does this.
+		HandshakeIdleTimeout: 10 * time.Second,
 	}
 }
 
