@@ -330,3 +330,37 @@ func TestChatUnencryptedAndStats(t *testing.T) {
 		}
 	}
 }
+
+// Input that ends (a pipe, a file) is sent in full before the client
+// leaves, even though it ends before the connection is up.
+func TestChatClientPipedInput(t *testing.T) {
+	t.Cleanup(checkGoroutines(t))
+	server := startChat(t, "server", "server", "--bind", "127.0.0.1", "--port", "0")
+	addr := "127.0.0.1:" + server.expect(logLine+`Server listening on port (\d+)$`)[1]
+	listener := startChat(t, "listener", "client", addr)
+	listener.expect(`^Thou art utterly alone\.$`)
+
+	var out, errOut syncBuffer
+	code := runChat(context.Background(), []string{"client", addr},
+		strings.NewReader("first line\n\n   \nsecond line\n/nick Piper\nthird line"), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("piped client exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	nick := listener.expect(`^Hark!  A stranger hath joined this merry host\.  For now we shall call them '(BraveWarrior\d+)'$`)[1]
+	listener.expect(`^` + nick + `: first line$`)
+	listener.expect(`^` + nick + `: second line$`)
+	listener.expect(`^` + nick + ` shall henceforth be known as Piper$`)
+	listener.expect(`^Piper: third line$`)
+	listener.expect(`^Piper hath departed$`)
+	if !strings.Contains(out.String(), "Disconnecting from chat server") {
+		t.Errorf("piped client did not say it was leaving:\n%s", out.String())
+	}
+
+	listener.say("/quit")
+	server.say("/quit")
+	for _, p := range []*chatProc{listener, server} {
+		if code := p.wait(); code != 0 {
+			t.Errorf("%s exited %d", p.name, code)
+		}
+	}
+}
