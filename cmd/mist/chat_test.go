@@ -336,7 +336,7 @@ func TestChatUnencryptedAndStats(t *testing.T) {
 func TestChatClientPipedInput(t *testing.T) {
 	t.Cleanup(checkGoroutines(t))
 	server := startChat(t, "server", "server", "--bind", "127.0.0.1", "--port", "0")
-	addr := "127.0.0.1:" + server.expect(logLine+`Server listening on port (\d+)$`)[1]
+	addr := "127.0.0.1:" + server.expect(logLine + `Server listening on port (\d+)$`)[1]
 	listener := startChat(t, "listener", "client", addr)
 	listener.expect(`^Thou art utterly alone\.$`)
 
