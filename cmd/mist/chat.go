@@ -71,6 +71,14 @@ func (o chatOptions) configValues() []mist.ConfigValue {
 	return opts
 }
 
+// check returns what is wrong with the flags, or "".
+func (o chatOptions) check() string {
+	if o.statsInterval <= 0 {
+		return fmt.Sprintf("--stats-interval %v: give a positive duration such as 5s", o.statsInterval)
+	}
+	return ""
+}
+
 func (o *chatOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.unencrypted, "unencrypted", false,
 		"prefer unencrypted packets (used only if the peer allows them too; GNS peers by default do not)")
@@ -168,6 +176,10 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 		fmt.Fprintf(stderr, "mist chat server: unexpected argument %q (the server takes only flags)\n", rest[0])
 		return 2
 	}
+	if msg := o.check(); msg != "" {
+		fmt.Fprintf(stderr, "mist chat server: %s\n", msg)
+		return 2
+	}
 	if port < 0 || port > 65535 {
 		fmt.Fprintf(stderr, "mist chat server: invalid port %d: use a number from 1 to 65535 (or 0 for any free port)\n", port)
 		return 2
@@ -205,6 +217,10 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 	case 1:
 	default:
 		fmt.Fprintf(stderr, "mist chat client: too many arguments %q: give one server address\n", rest)
+		return 2
+	}
+	if msg := o.check(); msg != "" {
+		fmt.Fprintf(stderr, "mist chat client: %s\n", msg)
 		return 2
 	}
 	if o.timeout <= 0 {

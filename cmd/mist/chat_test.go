@@ -260,6 +260,8 @@ func TestChatUsageErrors(t *testing.T) {
 		{[]string{"server", "--port", "x"}, `invalid value "x" for flag -port`},
 		{[]string{"server", "--bind", "example"}, `--bind "example" is not an IP address`},
 		{[]string{"server", "extra"}, `unexpected argument "extra"`},
+		{[]string{"server", "--stats", "--stats-interval", "0s"}, "--stats-interval 0s"},
+		{[]string{"client", "--stats-interval", "-1s", "127.0.0.1"}, "--stats-interval -1s"},
 	} {
 		var out, errOut syncBuffer
 		code := runChat(context.Background(), tc.args, strings.NewReader(""), &out, &errOut)
