@@ -1,13 +1,16 @@
 package mist
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/mistnet/mist/internal/cert"
 	"github.com/mistnet/mist/internal/endpoint"
 )
 
@@ -23,7 +26,22 @@ type Config struct {
 	// registered as by the methods of the same names.
 	OnConnectionStatusChanged func(*ConnStatusChanged)
 	OnAuthenticationStatus    func(*AuthStatus)
+
+	// AppID is the local AppID written into certificates and required in
+	// peers' certificates; 0 (the default) is what standalone GNS uses.
+	AppID uint32
+	// TrustedCAs are certificate authority keys. A peer whose certificate
+	// one of them signed is authenticated; with IP_AllowWithoutAuth 0 only
+	// such peers are accepted.
+	TrustedCAs []ed25519.PublicKey
+	// CertificateAuthority, if set, signs this instance's certificate
+	// instead of the self-signed certificate made per connection.
+	CertificateAuthority ed25519.PrivateKey
 }
+
+// certLifetime is how long a certificate issued with
+// Config.CertificateAuthority stays valid.
+const certLifetime = 365 * 24 * time.Hour
 
 // Sockets is one ISteamNetworkingSockets interface instance. Its methods are
 // safe to call from any goroutine.
@@ -58,6 +76,10 @@ type Sockets struct {
 	authDebug   string
 	authHandler func(*AuthStatus)
 
+	appID   uint32
+	trusted *cert.TrustStore
+	local   *cert.Local // CA-signed certificate; nil: self-signed per connection
+
 	now func() time.Time
 	// ready is signalled when a message is queued; see MessagesReady.
 	ready chan struct{}
@@ -84,6 +106,20 @@ func New(cfg Config) (*Sockets, error) {
 	s.cfg = newConfigStore(&s.cfgMu, globalConfig)
 	if !s.identity.IsValid() {
 		s.identity = randomSteamID()
+	}
+	s.appID = cfg.AppID
+	if len(cfg.TrustedCAs) > 0 {
+		s.trusted = &cert.TrustStore{}
+		for _, k := range cfg.TrustedCAs {
+			s.trusted.Add(k)
+		}
+	}
+	if cfg.CertificateAuthority != nil {
+		var err error
+		s.local, err = cert.NewCASigned(cfg.CertificateAuthority, toInternalIdentity(s.identity), []uint32{cfg.AppID}, time.Now(), certLifetime)
+		if err != nil {
+			return nil, fmt.Errorf("mist: issuing the certificate: %w", err)
+		}
 	}
 	for _, v := range cfg.Options {
 		if !s.SetConfigValue(ScopeSocketsInterface, 0, v) {

@@ -332,6 +332,9 @@ func (s *Sockets) connConfig(c *connection, t *udpTransport, remote netip.AddrPo
 	return conn.Config{
 		LocalID:          uint32(c.handle),
 		Identity:         toInternalIdentity(s.identity),
+		Cert:             s.local,
+		AppID:            s.appID,
+		Trusted:          s.trusted,
 		AllowWithoutAuth: e,
 		Unencrypted:      int(c.cfg.int(OptUnencrypted)),
 		TimeoutInitial:   ms(OptTimeoutInitial),
