@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -363,6 +364,27 @@ func TestChatClientPipedInput(t *testing.T) {
 	for _, p := range []*chatProc{listener, server} {
 		if code := p.wait(); code != 0 {
 			t.Errorf("%s exited %d", p.name, code)
+		}
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		positional []string
+		stats      bool
+	}{
+		{[]string{"--stats", "host"}, []string{"host"}, true},
+		{[]string{"host", "--stats"}, []string{"host"}, true},
+		{[]string{"a", "b"}, []string{"a", "b"}, false},
+		{[]string{"--", "--stats"}, []string{"--stats"}, false},
+		{[]string{"a", "--", "-b"}, []string{"a", "-b"}, false},
+	} {
+		var o chatOptions
+		fs := newChatFlagSet("test", io.Discard, &o, nil, nil, true)
+		got, err := parseInterspersed(fs, tc.args)
+		if err != nil || !slices.Equal(got, tc.positional) || o.stats != tc.stats {
+			t.Errorf("%q: positional %q, stats %v, err %v; want %q, %v", tc.args, got, o.stats, err, tc.positional, tc.stats)
 		}
 	}
 }
