@@ -194,7 +194,9 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 		}
 		local = netip.AddrPortFrom(a.Unmap(), uint16(port))
 	}
-	return runChatServer(ctx, local, o, newLineReader(stdin), stdout, stderr)
+	input := newLineReader(stdin)
+	defer input.stop()
+	return runChatServer(ctx, local, o, input, stdout, stderr)
 }
 
 func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -233,7 +235,9 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 		fmt.Fprintf(stderr, "mist chat client: bad %v\n", err)
 		return 2
 	}
-	return runChatClient(ctx, server, o, newLineReader(stdin), stdout, stderr)
+	input := newLineReader(stdin)
+	defer input.stop()
+	return runChatClient(ctx, server, o, input, stdout, stderr)
 }
 
 // lineReader turns an input stream into trimmed, non-blank lines on a
@@ -242,21 +246,30 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 type lineReader struct {
 	lines chan string
 	err   error // valid once lines is closed
+	done  chan struct{}
 }
+
+// stop tells the reader nobody listens any more. A read in progress still
+// blocks until input comes or ends.
+func (lr *lineReader) stop() { close(lr.done) }
 
 // maxInputLine bounds one input line; longer lines are cut into pieces, as
 // example_chat's fixed-size read does.
 const maxInputLine = 4000
 
 func newLineReader(r io.Reader) *lineReader {
-	lr := &lineReader{lines: make(chan string, 16)}
+	lr := &lineReader{lines: make(chan string, 16), done: make(chan struct{})}
 	go func() {
 		defer close(lr.lines)
 		br := bufio.NewReaderSize(r, maxInputLine)
 		for {
 			line, err := br.ReadSlice('\n')
 			if s := strings.TrimSpace(string(line)); s != "" {
-				lr.lines <- s
+				select {
+				case lr.lines <- s:
+				case <-lr.done:
+					return
+				}
 			}
 			switch {
 			case err == nil, errors.Is(err, bufio.ErrBufferFull):
