@@ -116,6 +116,16 @@ func setGlobal(v mist.ConfigValue) (restore func(), ok bool) {
 	}, true
 }
 
+// demoRun is one run of the demo: its options, sockets and traffic.
+type demoRun struct {
+	o          demoOptions
+	traffic    *demoTraffic
+	sockets    []*mist.Sockets // the server's first
+	serverAddr netip.AddrPort
+	serverEnds map[mist.Conn]*demoEnd
+	problems   []string // connection failures, latest shown in the live view
+}
+
 func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 	// The fault simulation is process-wide, as in GNS.
 	for _, v := range []mist.ConfigValue{
@@ -130,160 +140,181 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		defer restore()
 	}
 
-	traffic := newDemoTraffic(o.reliableRate, o.unreliableRate)
-	var sockets []*mist.Sockets
+	d := &demoRun{o: o, traffic: newDemoTraffic(o.reliableRate, o.unreliableRate), serverEnds: map[mist.Conn]*demoEnd{}}
 	defer func() {
-		for _, s := range sockets {
+		for _, s := range d.sockets {
 			s.Close()
 		}
 	}()
-	newSockets := func() (*mist.Sockets, error) {
-		s, err := mist.New(mist.Config{})
-		if err == nil {
-			sockets = append(sockets, s)
-		}
-		return s, err
-	}
-
-	server, err := newSockets()
-	if err != nil {
+	if err := d.startServer(); err != nil {
 		fmt.Fprintf(stderr, "mist demo: %v\n", err)
 		return 1
 	}
-	listen, _ := createListenSocket(server, netip.MustParseAddrPort("127.0.0.1:0"))
-	if listen == mist.InvalidListenSocket {
-		fmt.Fprintf(stderr, "mist demo: cannot listen on 127.0.0.1: %s\n", udpDiagnosis(netip.MustParseAddrPort("127.0.0.1:0")))
-		return 1
-	}
-	serverAddr, _ := server.ListenSocketAddress(listen)
-
-	var problems []string // connection failures, shown in the live view title
-	problem := func(format string, args ...any) {
-		problems = append(problems, fmt.Sprintf(format, args...))
-	}
-	serverEnds := map[mist.Conn]*demoEnd{}
-	server.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
-		e := serverEnds[ev.Conn]
-		switch ev.Info.State {
-		case mist.StateConnecting:
-			if r := server.AcceptConnection(ev.Conn); r != mist.ResultOK {
-				problem("server could not accept %s: %v", ev.Info.Description, r)
-				server.CloseConnection(ev.Conn, 0, "", false)
-				return
-			}
-			k := len(serverEnds) + 1
-			e = &demoEnd{s: server, conn: ev.Conn, label: fmt.Sprintf("server#%d", k), stream: uint16(serverStreamBase + k), labelPending: true}
-			serverEnds[ev.Conn] = e
-			traffic.add(e)
-		case mist.StateConnected:
-			if e != nil {
-				e.connected = true
-			}
-		case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
-			if e != nil && !e.closed {
-				e.note(fmt.Sprintf("%s (%d): %s", ev.Info.State, ev.Info.EndReason, ev.Info.EndDebug))
-				problem("%s: %s", e.label, e.failed)
-			}
-		}
-	})
-
 	for i := 1; i <= o.clients; i++ {
-		cs, err := newSockets()
-		if err != nil {
+		if err := d.startClient(i); err != nil {
 			fmt.Fprintf(stderr, "mist demo: %v\n", err)
 			return 1
 		}
-		e := &demoEnd{s: cs, label: fmt.Sprintf("client%d->server", i), stream: uint16(i)}
-		cs.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
-			switch ev.Info.State {
-			case mist.StateConnected:
-				e.connected = true
-			case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
-				if !e.closed {
-					e.note(fmt.Sprintf("%s (%d): %s", ev.Info.State, ev.Info.EndReason, ev.Info.EndDebug))
-					problem("%s: %s", e.label, e.failed)
-				}
-			}
-		})
-		e.conn = cs.ConnectByIPAddress(serverAddr)
-		if e.conn == mist.InvalidConn {
-			fmt.Fprintf(stderr, "mist demo: client %d cannot connect to %s: %s\n", i, formatAddr(serverAddr), udpDiagnosis(netip.AddrPort{}))
-			return 1
-		}
-		traffic.add(e)
 	}
 
-	view := newLiveView(stdout)
 	fmt.Fprintf(stdout, "mist demo: server on %s, %d clients, %v of traffic, simulated loss %g%%, lag %v\n\n",
-		formatAddr(serverAddr), o.clients, o.duration, o.lossPct, o.lag)
-
+		formatAddr(d.serverAddr), o.clients, o.duration, o.lossPct, o.lag)
 	start := time.Now()
-	traffic.startSending(start)
-	sendUntil := start.Add(o.duration)
-	var drainUntil time.Time
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	viewTick := time.NewTicker(time.Second)
-	defer viewTick.Stop()
-	interrupted := false
-	stopSending := func(now time.Time) {
-		traffic.stopSending()
-		drainUntil = now.Add(drainLimit)
-	}
-	title := func() string {
-		up := 0
-		for _, e := range traffic.ends {
-			if e.connected && e.failed == "" && e.stream < serverStreamBase {
-				up++
-			}
-		}
-		s := fmt.Sprintf("sending, %d/%d clients connected", up, o.clients)
-		if !traffic.sending {
-			s = "sending stopped, waiting for reliable messages in flight"
-		}
-		if len(problems) > 0 {
-			s += "  |  " + problems[len(problems)-1]
-		}
-		return s
-	}
-
-	for {
-		select {
-		case <-ctx.Done():
-			if !interrupted {
-				interrupted = true
-				stopSending(time.Now())
-			}
-			ctx = context.Background()
-			continue
-		case now := <-viewTick.C:
-			traffic.refreshStatus()
-			view.draw(now.Sub(start), title(), traffic.rows())
-			continue
-		case <-tick.C:
-		}
-		now := time.Now()
-		for _, s := range sockets {
-			s.RunCallbacks()
-		}
-		traffic.step(now)
-		if traffic.sending && !now.Before(sendUntil) {
-			stopSending(now)
-		}
-		if !traffic.sending && (traffic.reliableComplete() || now.After(drainUntil)) {
-			break
-		}
-	}
-
-	traffic.refreshStatus()
-	view.draw(time.Since(start), "done", traffic.rows())
-	for _, e := range traffic.ends {
+	interrupted := d.loop(ctx, start, newLiveView(stdout))
+	for _, e := range d.traffic.ends {
 		if !e.closed {
 			e.s.CloseConnection(e.conn, 0, "Demo over", true)
 			e.closed = true
 		}
 	}
-	return printDemoSummary(stdout, o, traffic, time.Since(start), interrupted)
+	return printDemoSummary(stdout, o, d.traffic, time.Since(start), interrupted)
+}
+
+func (d *demoRun) newSockets() (*mist.Sockets, error) {
+	s, err := mist.New(mist.Config{})
+	if err == nil {
+		d.sockets = append(d.sockets, s)
+	}
+	return s, err
+}
+
+func (d *demoRun) problem(format string, args ...any) {
+	d.problems = append(d.problems, fmt.Sprintf(format, args...))
+}
+
+// ended records that the connection of e ended without the demo closing it.
+func (d *demoRun) ended(e *demoEnd, info mist.ConnectionInfo) {
+	if e == nil || e.closed {
+		return
+	}
+	e.note(fmt.Sprintf("%s (%d): %s", info.State, info.EndReason, info.EndDebug))
+	d.problem("%s: %s", e.label, e.failed)
+}
+
+// startServer listens on a free loopback port and accepts every client.
+func (d *demoRun) startServer() error {
+	server, err := d.newSockets()
+	if err != nil {
+		return err
+	}
+	local := netip.MustParseAddrPort("127.0.0.1:0")
+	listen, _ := createListenSocket(server, local)
+	if listen == mist.InvalidListenSocket {
+		return fmt.Errorf("cannot listen on 127.0.0.1: %s", udpDiagnosis(local))
+	}
+	d.serverAddr, _ = server.ListenSocketAddress(listen)
+	server.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
+		e := d.serverEnds[ev.Conn]
+		switch ev.Info.State {
+		case mist.StateConnecting:
+			if r := server.AcceptConnection(ev.Conn); r != mist.ResultOK {
+				d.problem("server could not accept %s: %v", ev.Info.Description, r)
+				server.CloseConnection(ev.Conn, 0, "", false)
+				return
+			}
+			// Named after its client once the client's first message says
+			// which one it is.
+			k := len(d.serverEnds) + 1
+			e = &demoEnd{s: server, conn: ev.Conn, label: fmt.Sprintf("server#%d", k),
+				stream: uint16(serverStreamBase + k), labelPending: true}
+			d.serverEnds[ev.Conn] = e
+			d.traffic.add(e)
+		case mist.StateConnected:
+			if e != nil {
+				e.connected = true
+			}
+		case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
+			d.ended(e, ev.Info)
+		}
+	})
+	return nil
+}
+
+// startClient starts client i (from 1) connecting, in its own Sockets.
+func (d *demoRun) startClient(i int) error {
+	cs, err := d.newSockets()
+	if err != nil {
+		return err
+	}
+	e := &demoEnd{s: cs, label: fmt.Sprintf("client%d->server", i), stream: uint16(i)}
+	cs.OnConnectionStatusChanged(func(ev *mist.ConnStatusChanged) {
+		switch ev.Info.State {
+		case mist.StateConnected:
+			e.connected = true
+		case mist.StateClosedByPeer, mist.StateProblemDetectedLocally:
+			d.ended(e, ev.Info)
+		}
+	})
+	e.conn = cs.ConnectByIPAddress(d.serverAddr)
+	if e.conn == mist.InvalidConn {
+		return fmt.Errorf("client %d cannot connect to %s: %s", i, formatAddr(d.serverAddr), udpDiagnosis(netip.AddrPort{}))
+	}
+	d.traffic.add(e)
+	return nil
+}
+
+// loop sends for the configured duration (or until ctx is done), then
+// waits for reliable messages in flight, refreshing the view every second.
+// It reports whether it was interrupted.
+func (d *demoRun) loop(ctx context.Context, start time.Time, view *liveView) (interrupted bool) {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	viewTick := time.NewTicker(time.Second)
+	defer viewTick.Stop()
+
+	d.traffic.startSending(start)
+	sendUntil := start.Add(d.o.duration)
+	var drainUntil time.Time
+	stopSending := func(now time.Time) {
+		d.traffic.stopSending()
+		drainUntil = now.Add(drainLimit)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			interrupted = true
+			stopSending(time.Now())
+			ctx = context.Background() // once is enough
+			continue
+		case now := <-viewTick.C:
+			d.traffic.refreshStatus()
+			view.draw(now.Sub(start), d.title(), d.traffic.rows())
+			continue
+		case <-tick.C:
+		}
+		now := time.Now()
+		for _, s := range d.sockets {
+			s.RunCallbacks()
+		}
+		d.traffic.step(now)
+		if d.traffic.sending && !now.Before(sendUntil) {
+			stopSending(now)
+		}
+		if !d.traffic.sending && (d.traffic.reliableComplete() || now.After(drainUntil)) {
+			break
+		}
+	}
+	d.traffic.refreshStatus()
+	view.draw(time.Since(start), "done", d.traffic.rows())
+	return interrupted
+}
+
+// title is the live view's first line: the phase and the latest problem.
+func (d *demoRun) title() string {
+	up := 0
+	for _, e := range d.traffic.ends {
+		if e.connected && e.failed == "" && e.stream < serverStreamBase {
+			up++
+		}
+	}
+	s := fmt.Sprintf("sending, %d/%d clients connected", up, d.o.clients)
+	if !d.traffic.sending {
+		s = "sending stopped, waiting for reliable messages in flight"
+	}
+	if len(d.problems) > 0 {
+		s += "  |  " + d.problems[len(d.problems)-1]
+	}
+	return s
 }
 
 // printDemoSummary prints the totals and the verdict, and returns the exit

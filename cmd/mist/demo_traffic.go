@@ -195,11 +195,11 @@ func (d *demoTraffic) bad(s string) {
 	}
 }
 
-// reliableComplete reports whether every reliable message sent so far has
-// arrived.
+// reliableComplete reports whether every reliable message sent so far on a
+// working connection has arrived.
 func (d *demoTraffic) reliableComplete() bool {
 	for _, e := range d.ends {
-		if e.relSent == 0 {
+		if e.relSent == 0 || e.failed != "" {
 			continue
 		}
 		t := d.reliable[e.stream]
