@@ -15,6 +15,8 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"unsafe"
 
@@ -86,9 +88,22 @@ func mistLastError(buf *C.char, n C.size_t) {
 	copyCString(buf, n, lastErr)
 }
 
+// mistInit creates the interface instance. The identity and options given
+// to Steam.init win over those from the environment (LUASTEAM_STEAMID,
+// LUASTEAM_OPTIONS).
+//
 //export mistInit
-func mistInit(steamID C.uint64_t) C.int {
-	return status(module.Init(uint64(steamID)))
+func mistInit(steamID C.uint64_t, ids *C.int32_t, vals *C.int64_t, nopts C.int) C.int {
+	id := uint64(steamID)
+	if s := os.Getenv(bridge.EnvSteamID); id == 0 && s != "" {
+		id = bridge.ParseUint64(s)
+	}
+	opts, err := bridge.ParseOptionList(os.Getenv(bridge.EnvOptions))
+	if err != nil {
+		return status(fmt.Errorf("%s: %w", bridge.EnvOptions, err))
+	}
+	opts = append(opts, goOptions(ids, vals, nopts)...)
+	return status(module.Init(id, opts))
 }
 
 //export mistShutdown

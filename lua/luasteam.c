@@ -11,6 +11,7 @@
  */
 #include <lua.h>
 #include <lauxlib.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,9 +220,12 @@ static void read_options(lua_State *L, options *o) {
 
 /* ---- Steam ---- */
 
+/* Steam.init([{steamID = uint64 | "decimal", options = {Name = value}}]) */
 static int steam_init(lua_State *L) {
 	uint64_t id = 0;
+	options o;
 	int status;
+	o.n = 0;
 	if (lua_istable(L, 1)) {
 		lua_getfield(L, 1, "steamID");
 		if (test_udata(L, -1, UINT64_MT) != NULL) {
@@ -234,8 +238,15 @@ static int steam_init(lua_State *L) {
 			luaL_error(L, "luasteam: steamID must be a uint64 or a decimal string");
 		}
 		lua_pop(L, 1);
+		lua_getfield(L, 1, "options");
+		if (lua_istable(L, -1)) {
+			read_options(L, &o);
+		} else if (!lua_isnil(L, -1)) {
+			luaL_error(L, "luasteam: options must be a table");
+		}
+		lua_pop(L, 1);
 	}
-	status = mistInit(id);
+	status = mistInit(id, o.ids, o.values, o.n);
 	if (status != MIST_OK) {
 		char msg[512];
 		mistLastError(msg, sizeof msg);
@@ -255,9 +266,14 @@ static int steam_shutdown(lua_State *L) {
 
 /* Delivers queued callbacks by calling the functions assigned on
  * Steam.networkingSockets. A callback's error stops delivery and is re-raised
- * to the caller; the events not yet delivered stay queued for the next call. */
+ * to the caller; the events not yet delivered stay queued for the next call.
+ *
+ * It also yields the processor once: programs (the documentation's examples
+ * among them) busy-loop on runCallbacks, and on a machine with few free cores
+ * that would otherwise starve the library's network and timer threads. */
 static int steam_runCallbacks(lua_State *L) {
 	mist_event ev;
+	sched_yield();
 	mistRunCallbacks();
 	while (mistNextEvent(&ev)) {
 		lua_getfield(L, LUA_REGISTRYINDEX, SOCKETS_KEY);

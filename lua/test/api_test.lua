@@ -141,6 +141,7 @@ end
 local c1 = ns.connectByIPAddress('127.0.0.1:' .. T.port)
 local c2 = ns.connectByIPAddress('127.0.0.1:' .. (T.port + 1))
 T.truthy(c1 ~= 0 and c2 ~= 0, 'connections created')
+T.eq(ns.acceptConnection(c1), 'InvalidParam', 'accepting an own outbound connection')
 local ok, err = pcall(Steam.runCallbacks)
 T.eq(ok, false, 'runCallbacks raised')
 T.truthy(string.find(tostring(err), 'boom from callback', 1, true), 'error text propagated: ' .. tostring(err))

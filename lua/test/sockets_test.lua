@@ -36,7 +36,7 @@ local code, desc = ns.getConnectionInfo(client)
 T.eq(code, 'OK', 'getConnectionInfo code')
 T.eq(type(desc), 'string', 'getConnectionInfo description type')
 T.truthy(#desc > 0, 'getConnectionInfo description not empty')
-T.eq(ns.acceptConnection(client), 'InvalidParam', 'accepting an outbound connection')
+T.eq(ns.acceptConnection(client), 'InvalidState', 'accepting a connected outbound connection')
 T.eq(ns.acceptConnection(server), 'InvalidState', 'accepting twice')
 T.ok('getConnectionInfo and accept results')
 

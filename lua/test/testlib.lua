@@ -5,7 +5,7 @@ local Steam = require 'luasteam'
 
 local T = { Steam = Steam, ns = Steam.networkingSockets }
 
-T.port = tonumber(os.getenv('MIST_PORT') or '') or 55700
+T.port = tonumber(os.getenv('MIST_PORT') or '') or 27090
 
 function T.eq(got, want, what)
 	if got ~= want then

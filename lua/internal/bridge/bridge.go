@@ -37,8 +37,8 @@ type Event struct {
 }
 
 // NewBackendFunc creates the interface instance for Steam.init; steamID 0
-// asks for a random local identity.
-type NewBackendFunc func(steamID uint64) (Backend, error)
+// asks for a random local identity, opts apply at interface scope.
+type NewBackendFunc func(steamID uint64, opts []Option) (Backend, error)
 
 // Module is the state behind the loaded Lua module. All methods are safe for
 // concurrent use; Lua calls them from the thread running the interpreter.
@@ -56,15 +56,16 @@ func New(newBackend NewBackendFunc) *Module {
 	return &Module{newBackend: newBackend}
 }
 
-// Init creates the interface instance. Calling it again while initialised
-// is a no-op, as a second SteamAPI_Init is.
-func (m *Module) Init(steamID uint64) error {
+// Init creates the interface instance with the given identity (0: random)
+// and interface-scope options. Calling it again while initialised is a
+// no-op, as a second SteamAPI_Init is.
+func (m *Module) Init(steamID uint64, opts []Option) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.b != nil {
 		return nil
 	}
-	b, err := m.newBackend(steamID)
+	b, err := m.newBackend(steamID, opts)
 	if err != nil {
 		return err
 	}

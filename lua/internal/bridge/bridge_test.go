@@ -14,7 +14,7 @@ import (
 func newTestModule(t *testing.T) (m *Module, c1, c2 uint32) {
 	t.Helper()
 	m = New(NewMist)
-	if err := m.Init(0); err != nil {
+	if err := m.Init(0, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Shutdown)
@@ -50,7 +50,7 @@ func TestCallsBeforeInitFail(t *testing.T) {
 func TestInitIdentityAndShutdown(t *testing.T) {
 	m := New(NewMist)
 	const id = 76561197960287930
-	if err := m.Init(id); err != nil {
+	if err := m.Init(id, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := m.SteamID(); got != id {
@@ -60,7 +60,7 @@ func TestInitIdentityAndShutdown(t *testing.T) {
 	if m.Initialized() {
 		t.Error("still initialised after Shutdown")
 	}
-	if err := m.Init(0); err != nil {
+	if err := m.Init(0, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer m.Shutdown()
@@ -72,7 +72,7 @@ func TestInitIdentityAndShutdown(t *testing.T) {
 
 func TestAuthenticationEventIsQueued(t *testing.T) {
 	m := New(NewMist)
-	if err := m.Init(0); err != nil {
+	if err := m.Init(0, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer m.Shutdown()
@@ -205,7 +205,7 @@ func TestPollGroupAndClose(t *testing.T) {
 
 func TestBadAddresses(t *testing.T) {
 	m := New(NewMist)
-	if err := m.Init(0); err != nil {
+	if err := m.Init(0, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer m.Shutdown()
@@ -265,5 +265,37 @@ func TestOptionIDs(t *testing.T) {
 		if got := mist.ConfigOptionName(mist.ConfigOption(id)); got != name {
 			t.Errorf("option %s has ID %d, which mist calls %s", name, id, got)
 		}
+	}
+}
+
+func TestParseOptionList(t *testing.T) {
+	opts, err := ParseOptionList(" NagleTime=0, TimeoutInitial = 5000 ,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(opts) != "[{12 0} {24 5000}]" {
+		t.Errorf("got %v", opts)
+	}
+	for _, bad := range []string{"NagleTime", "Nagle=1", "NagleTime=x", "NagleTime=1.5"} {
+		if _, err := ParseOptionList(bad); err == nil {
+			t.Errorf("ParseOptionList(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestInterfaceOptionsApply(t *testing.T) {
+	m := New(NewMist)
+	if err := m.Init(0, []Option{{ID: 12, Value: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	v, _ := m.b.(*mistBackend).s.ConfigValue(mist.ScopeSocketsInterface, 0, mist.OptNagleTime)
+	if v.Int() != 0 {
+		t.Errorf("NagleTime at interface scope = %d, want 0", v.Int())
+	}
+	bad := New(NewMist)
+	if err := bad.Init(0, []Option{{ID: 9999, Value: 1}}); err == nil {
+		bad.Shutdown()
+		t.Error("Init with an unknown option ID succeeded")
 	}
 }

@@ -15,10 +15,11 @@ type mistBackend struct {
 }
 
 // NewMist creates a mist interface instance whose identity is the SteamID
-// steamID, or a random one when steamID is 0.
-func NewMist(steamID uint64) (Backend, error) {
+// steamID, or a random one when steamID is 0, with opts at interface scope.
+func NewMist(steamID uint64, opts []Option) (Backend, error) {
 	b := &mistBackend{}
 	cfg := mist.Config{
+		Options:                   configValues(opts),
 		OnConnectionStatusChanged: b.onConnChanged,
 		OnAuthenticationStatus:    b.onAuthStatus,
 	}

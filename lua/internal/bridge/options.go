@@ -1,5 +1,11 @@
 package bridge
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // optionIDs are the keys an options table may use (exact spelling) and the
 // GNS config IDs they set, all as Int32. These are the keys luasteam
 // recognises; anything else is reported and skipped.
@@ -21,4 +27,38 @@ var optionIDs = map[string]int32{
 func OptionID(name string) (int32, bool) {
 	id, ok := optionIDs[name]
 	return id, ok
+}
+
+// Environment variables read by Steam.init, so a program can be run with a
+// chosen identity or settings without changing it.
+const (
+	EnvSteamID = "LUASTEAM_STEAMID" // decimal SteamID
+	EnvOptions = "LUASTEAM_OPTIONS" // e.g. "NagleTime=0,TimeoutInitial=5000"
+)
+
+// ParseOptionList parses "Name=value,Name=value" using the options-table
+// names; blanks around items are ignored.
+func ParseOptionList(s string) ([]Option, error) {
+	var opts []Option
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("option %q: want Name=value", item)
+		}
+		name = strings.TrimSpace(name)
+		id, known := OptionID(name)
+		if !known {
+			return nil, fmt.Errorf("unknown option %q", name)
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("option %s: %q is not an integer", name, value)
+		}
+		opts = append(opts, Option{ID: id, Value: v})
+	}
+	return opts, nil
 }
