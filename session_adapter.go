@@ -89,6 +89,9 @@ func (a *sessionAdapter) ConfigureLanes(priorities []int, weights []uint16) erro
 
 func (a *sessionAdapter) Receive(now time.Time, pktNum int64, plaintext []byte) error {
 	err := a.s.Receive(now, pktNum, plaintext, a.deliver)
+	if err == nil {
+		return nil
+	}
 	var re *reliability.Error
 	if errors.As(err, &re) {
 		return &conn.ProtocolError{Reason: re.EndReason, Debug: re.Err.Error()}

@@ -76,19 +76,20 @@ func (t *udpTransport) flushOut() {
 		return
 	}
 	t.batch = t.batch[:0]
-	var held [][]byte
-	t.cc.Drain(func(b []byte) {
-		// Drain recycles b after this returns; copy into a batch buffer.
-		cp := bufpool.Get(len(b))
-		copy(cp, b)
-		held = append(held, cp)
-		t.batch = append(t.batch, endpoint.Packet{Buf: cp, Addr: t.remote})
-	})
+	t.cc.Drain(t.collect)
 	t.sock.write(t.batch)
-	for i, b := range held {
-		bufpool.Put(b)
+	for i := range t.batch {
+		bufpool.Put(t.batch[i].Buf)
 		t.batch[i] = endpoint.Packet{}
 	}
+}
+
+// collect copies a datagram into the write batch: Drain recycles its
+// buffer as soon as collect returns.
+func (t *udpTransport) collect(b []byte) {
+	cp := bufpool.Get(len(b))
+	copy(cp, b)
+	t.batch = append(t.batch, endpoint.Packet{Buf: cp, Addr: t.remote})
 }
 
 func (t *udpTransport) arm(now time.Time) {
