@@ -44,12 +44,13 @@ func TestListenSocketFlood(t *testing.T) {
 		}
 		raw.Write(datagram[:n])
 	}
-	// Let the receive loop drain the socket.
+	// Let the receive loop work through the socket (the kernel may drop
+	// part of the flood).
 	waitFor(t, "flood processed", func() bool {
 		u := p.server.listens[p.ls].udp
 		u.mu.Lock()
 		defer u.mu.Unlock()
-		return u.listener.Stats.ChallengesSent+u.listener.Stats.Dropped+u.listener.Stats.BadChallenges > 10_000
+		return u.listener.Stats.ChallengesSent+u.listener.Stats.Dropped+u.listener.Stats.BadChallenges > 2_000
 	})
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
