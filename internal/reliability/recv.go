@@ -58,6 +58,9 @@ func (s *Session) ObserveSent(num int64) { s.nextPkt = max(s.nextPkt, num+1) }
 // connection must close.
 func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver func(Message) bool) error {
 	s.lastNow = now
+	if deliver == nil {
+		deliver = discard
+	}
 	if s.alreadyReceived(pktNum) {
 		return nil
 	}
@@ -128,6 +131,12 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 		}
 	}
 	return nil
+}
+
+// discard accepts a message and drops it.
+func discard(m Message) bool {
+	bufpool.Put(m.Data)
+	return true
 }
 
 // onStopWaiting applies the peer's stop value.

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mistnet/mist/internal/bufpool"
 	"github.com/mistnet/mist/internal/snp"
 )
 
@@ -307,4 +308,28 @@ func (s *Session) NextDeadline() time.Time {
 		earlier(p.at.Add(s.rto()))
 	}
 	return d
+}
+
+// Release returns every buffer the session holds to the pool: queued and
+// unacknowledged messages and buffered unreliable fragments. The session
+// must not be used afterwards.
+func (s *Session) Release() {
+	for _, l := range s.sendLanes {
+		for _, m := range l.queue[l.qhead:] {
+			if !m.reliable {
+				bufpool.Put(m.buf)
+			}
+		}
+		for _, m := range l.unacked[l.uhead:] {
+			bufpool.Put(m.buf)
+		}
+		l.queue, l.unacked, l.qhead, l.uhead = nil, nil, 0, 0
+	}
+	for _, l := range s.recvLanes {
+		for _, f := range l.frags {
+			bufpool.Put(f.data)
+		}
+		l.frags, l.buf = nil, nil
+	}
+	s.pendingRel, s.pendingUnrel = 0, 0
 }

@@ -279,6 +279,8 @@ func runLossyFaults(t *testing.T, n int, seed uint64, f faults) {
 	scratch := make([]byte, 512*1024)
 	sendNext, unrelID := 0, uint64(1<<40)
 	start := sm.now
+	// Generous: ten times what the data needs at the simulated rate.
+	limit := time.Minute + 10*time.Duration(float64(total)/simRate*float64(time.Second))
 	for nextRecv < n {
 		s := sm.peers[0].s
 		for sendNext < n && s.PendingReliable() < 1<<20 {
@@ -302,8 +304,8 @@ func runLossyFaults(t *testing.T, n int, seed uint64, f faults) {
 			}
 		}
 		sm.step(deliver)
-		if sm.now.Sub(start) > time.Minute*10 {
-			t.Fatalf("stuck: %d of %d delivered after an hour of simulated time", nextRecv, n)
+		if sm.now.Sub(start) > limit {
+			t.Fatalf("stuck: %d of %d delivered after %v of simulated time", nextRecv, n, limit)
 		}
 	}
 	t.Logf("datagrams sent by each side %v, bytes %v", sm.pkts, sm.bytes)
