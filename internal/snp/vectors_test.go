@@ -2,6 +2,8 @@ package snp
 
 import (
 	"bufio"
+	"fmt"
+	"sync"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -23,15 +25,29 @@ type vectorPacket struct {
 // chunk itself for NULL-cipher ones.
 func loadVectorPlaintexts(tb testing.TB) []vectorPacket {
 	tb.Helper()
+	vectorsOnce.Do(func() { vectorsCache, vectorsErr = readVectorPlaintexts() })
+	if vectorsErr != nil {
+		tb.Fatal(vectorsErr)
+	}
+	return vectorsCache
+}
+
+var (
+	vectorsOnce  sync.Once
+	vectorsCache []vectorPacket
+	vectorsErr   error
+)
+
+func readVectorPlaintexts() ([]vectorPacket, error) {
 	dirs, err := filepath.Glob("../../testdata/vectors/*/packets.jsonl")
 	if err != nil || len(dirs) == 0 {
-		tb.Fatalf("no vectors found: %v", err)
+		return nil, fmt.Errorf("no vectors found: %v", err)
 	}
 	var out []vectorPacket
 	for _, path := range dirs {
 		f, err := os.Open(path)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -46,7 +62,7 @@ func loadVectorPlaintexts(tb testing.TB) []vectorPacket {
 				PlaintextHex *string `json:"plaintext_hex"`
 			}
 			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				tb.Fatal(err)
+				return nil, err
 			}
 			if rec.Type != "data" {
 				continue
@@ -61,16 +77,16 @@ func loadVectorPlaintexts(tb testing.TB) []vectorPacket {
 				}
 			}
 			if err != nil {
-				tb.Fatal(err)
+				return nil, err
 			}
 			out = append(out, vectorPacket{filepath.Base(filepath.Dir(path)), rec.Index, rec.Dir, rec.PktNum, pt})
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 	}
-	return out
+	return out, nil
 }
 
 // trackingRefs follows a capture closely enough to expand its numbers.
