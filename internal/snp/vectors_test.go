@@ -2,12 +2,12 @@ package snp
 
 import (
 	"bufio"
-	"fmt"
-	"sync"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
