@@ -164,6 +164,16 @@ for lua in lua5.1 luajit lua5.4; do
 	port=$((port + 10))
 done
 
+# The LÖVE example, headless, once (it uses the Lua 5.1 build).
+if command -v love >/dev/null 2>&1 && command -v xvfb-run >/dev/null 2>&1 && [ -f build/lua5.1/luasteam.so ]; then
+	LUA_CPATH="$root/build/lua5.1/?.so;;" MIST_LOVE_AUTOQUIT=20 timeout "$limit" xvfb-run -a love ../examples/love >"$out/love" 2>&1
+	st=$?
+	if [ "$st" != 0 ] || ! grep -q "round trips: 3" "$out/love" || [ -n "${MIST_LUA_TEST_VERBOSE:-}" ]; then cat "$out/love"; fi
+	report "LÖVE example (examples/love under xvfb-run, 3 round trips)" $st
+else
+	echo "test-lua: SKIPPED LÖVE example: needs love, xvfb-run and build/lua5.1 (apt-get install love xvfb)"
+fi
+
 if [ "$ran" = 0 ]; then
 	echo "test-lua: SKIPPED: no Lua interpreter (lua5.1, luajit, lua5.4) with a built module; as root: apt-get install lua5.1 luajit lua5.4 liblua5.1-0-dev liblua5.4-dev"
 	exit 0

@@ -163,5 +163,21 @@ T.eq(sock2 == sock, false, 'a new listen socket value')
 T.eq(ns.closeListenSocket(sock2), true, 'close the new listen socket')
 T.ok('closeListenSocket')
 
+-- Options tables reach the connection: with TimeoutInitial = 300 ms a
+-- connection to a port nobody listens on fails within moments, with
+-- Misc_Timeout (5003), instead of the default 10 s.
+local started = os.time()
+local lonely = ns.connectByIPAddress('127.0.0.1:' .. (T.port + 5), { TimeoutInitial = 300, Bogus = 1 })
+T.truthy(lonely ~= 0, 'connect with options')
+local ended
+T.trackConnections(function(data)
+	if data.connection == lonely and data.state == 'ProblemDetectedLocally' then ended = data end
+end)
+T.waitFor('the short initial timeout', function() return ended ~= nil end, 8)
+T.eq(ended.endReason, 5003, 'timeout end reason')
+T.truthy(os.time() - started <= 5, 'timed out well before the default 10 s')
+T.eq(ns.closeConnection(lonely), true, 'close the timed-out connection')
+T.ok('options tables')
+
 Steam.shutdown()
 print('PASS sockets_test')
