@@ -10,6 +10,23 @@
 // connection passes the current time into every call, asks NextDeadline when
 // to call again, and moves the payloads AppendPacket writes and Receive
 // reads. It is not safe for concurrent use; the connection's lock guards it.
+//
+// # Where mist differs from GNS 1.6
+//
+// All of these are local policy; the bytes on the wire stay within what a
+// GNS peer expects.
+//
+//   - A reliable message whose number jumps more than 1,000,000 past the
+//     previous one is accepted. GNS closes the connection ("reliable
+//     message number lurch"), although a peer that sends that many
+//     unreliable messages between two reliable ones is behaving correctly.
+//   - Besides GNS's 50 ms deadline, the receiver acks after every eight
+//     packets carrying reliable data, so that at high rates losses are
+//     reported before the 62-entry gap list has to merge gaps.
+//   - A new gap in the received packet numbers is held back from the ack
+//     for 3 ms as in GNS, stretched up to 40 ms when packets have been
+//     seen arriving that late, so that reordering is not mistaken for
+//     loss.
 package reliability
 
 import (
