@@ -10,6 +10,7 @@ import (
 
 	"github.com/mistnet/mist/bench/internal/enetsys"
 	"github.com/mistnet/mist/bench/internal/harness"
+	"github.com/mistnet/mist/bench/internal/mistsys"
 	"github.com/mistnet/mist/bench/internal/quicsys"
 	"github.com/mistnet/mist/bench/internal/rawudp"
 	"github.com/mistnet/mist/bench/internal/system"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 
 func systemsByName() map[string]system.System {
 	m := map[string]system.System{}
-	for _, s := range []system.System{rawudp.System{}, quicsys.System{}, enetsys.System{}} {
+	for _, s := range []system.System{mistsys.New(), rawudp.System{}, quicsys.System{}, enetsys.System{}} {
 		m[s.Name()] = s
 	}
 	return m
@@ -54,7 +55,9 @@ func tiny() harness.Options {
 }
 
 func systems(t *testing.T) []system.System {
-	out := []system.System{rawudp.System{}, quicsys.System{}}
+	mistSys := mistsys.New()
+	t.Cleanup(func() { mistSys.Close() })
+	out := []system.System{mistSys, rawudp.System{}, quicsys.System{}}
 	if enetsys.Available() {
 		out = append(out, enetsys.System{})
 	} else {
