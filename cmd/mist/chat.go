@@ -22,9 +22,7 @@ func init() {
 	register("chat", command{
 		summary: "chat server and client, compatible with GNS's example_chat",
 		run: func(args []string, stdout, stderr io.Writer) int {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runChat(ctx, args, os.Stdin, stdout, stderr)
+			return runChat(interruptContext(), args, os.Stdin, stdout, stderr)
 		},
 	})
 }
@@ -331,4 +329,13 @@ func waitDrained(s *mist.Sockets, conns []mist.Conn, timeout time.Duration) {
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// interruptContext is done at the first interrupt or termination signal,
+// which asks for a clean exit. The signals are released then, so a second
+// one ends the process at once.
+func interruptContext() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx
 }

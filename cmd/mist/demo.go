@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mistnet/mist"
@@ -20,9 +17,7 @@ func init() {
 	register("demo", command{
 		summary: "server and clients over loopback UDP, with a live view and a delivery check",
 		run: func(args []string, stdout, stderr io.Writer) int {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runDemo(ctx, args, stdout, stderr)
+			return runDemo(interruptContext(), args, stdout, stderr)
 		},
 	})
 }
