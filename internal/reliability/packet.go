@@ -71,7 +71,7 @@ func (s *Session) appendData(dst []byte, p *sentPacket, room int) []byte {
 	s.laneBufs[0] = dst // lane 0 writes straight into the packet
 	used := 0           // bytes used so far, select-lane frames included
 	// put appends one segment to lane's buffer if it fits.
-	put := func(lane, dataLen int, enc func(w *snp.Writer, b []byte) []byte) bool {
+	put := func(lane, dataLen int, last bool, enc func(w *snp.Writer, b []byte) []byte) bool {
 		b := s.laneBufs[lane]
 		before := len(b)
 		extra := 0
@@ -87,6 +87,9 @@ func (s *Session) appendData(dst []byte, p *sentPacket, room int) []byte {
 		}
 		s.laneBufs[lane], s.laneWr[lane] = b, w
 		s.laneLast[lane], s.laneLastLen[lane] = before, dataLen
+		if last {
+			s.laneLast[lane] = -1 // already in final form
+		}
 		if lane == 0 {
 			s.laneLast[lane] -= base
 		}
@@ -108,7 +111,7 @@ retries:
 				break retries
 			}
 			data := l.streamBytes(r.b, r.e)
-			if !put(lane, len(data), func(w *snp.Writer, b []byte) []byte { return w.AppendReliable(b, r.b, data, false) }) {
+			if !put(lane, len(data), false, func(w *snp.Writer, b []byte) []byte { return w.AppendReliable(b, r.b, data, false) }) {
 				break retries
 			}
 			l.retry = l.retry[1:]
@@ -118,6 +121,9 @@ retries:
 	}
 
 	// New data, lane by lane in priority order, weighted within a class.
+	// A piece that is cut short (by the room left or the segment cap) ends
+	// the packet's data; if nothing follows it on the wire it is written
+	// as the final frame, without a length byte, as GNS does.
 	for room-used > minDataRoom {
 		lane := s.pickLane()
 		if lane < 0 {
@@ -125,46 +131,66 @@ retries:
 		}
 		l := s.sendLanes[lane]
 		m := l.head()
-		avail := room - used - snp.RestartLen
+		w := &s.laneWr[lane]
+		avail := room - used
 		if lane != 0 && len(s.laneBufs[lane]) == 0 {
 			avail -= snp.SelectLaneLen(lane)
 		}
 		rest := len(m.buf) - m.sent
+		lastOnWire := s.noLaneAfter(lane)
 		if m.reliable {
-			n := min(rest, s.cfg.MaxReliableSegment, avail-snp.ReliableHeaderLen)
+			pos := m.pos + int64(m.sent)
+			hdr := w.ReliableLen(pos, 0)
+			n := min(rest, s.cfg.MaxReliableSegment, avail-hdr)
+			final := n < rest
+			if lastOnWire && min(rest, s.cfg.MaxReliableSegment, avail-hdr+1) > n {
+				n, final = n+1, true
+			}
 			if n <= 0 || (n < rest && n < 16) {
 				break
 			}
-			pos, data := m.pos+int64(m.sent), m.buf[m.sent:m.sent+n]
-			if !put(lane, len(data), func(w *snp.Writer, b []byte) []byte { return w.AppendReliable(b, pos, data, false) }) {
+			data := m.buf[m.sent : m.sent+n]
+			if !put(lane, n, final && lastOnWire, func(w *snp.Writer, b []byte) []byte {
+				return w.AppendReliable(b, pos, data, final && lastOnWire)
+			}) {
 				break
 			}
 			p.segs = append(p.segs, segRef{lane, pos, pos + int64(n)})
 			l.sentBelow = max(l.sentBelow, pos+int64(n))
 			m.sent += n
 			s.pendingRel -= n
-			if m.sent < len(m.buf) {
-				break // a capped piece ends the packet's data
+			if m.sent == len(m.buf) {
+				l.popHead() // stays in unacked until acknowledged
 			}
-			l.popHead() // stays in unacked until acknowledged
+			if final {
+				break
+			}
 			continue
 		}
-		hdr := snp.UnreliableHeaderLen(m.num, m.sent)
+		hdr := w.UnreliableLen(m.num, m.sent, 0)
 		n := min(rest, snp.MaxSegmentLen, avail-hdr)
+		final := n < rest
+		if lastOnWire && min(rest, snp.MaxSegmentLen, avail-hdr+1) > n {
+			n, final = n+1, true
+		}
 		if n < min(16, rest) || n < 0 {
 			break // sliver rule: wait for the next packet
 		}
 		off, data, end := m.sent, m.buf[m.sent:m.sent+n], m.sent+n == len(m.buf)
-		if !put(lane, len(data), func(w *snp.Writer, b []byte) []byte { return w.AppendUnreliable(b, m.num, off, end, data, false) }) {
+		if !put(lane, n, final && lastOnWire, func(w *snp.Writer, b []byte) []byte {
+			return w.AppendUnreliable(b, m.num, off, end, data, final && lastOnWire)
+		}) {
 			break
 		}
 		m.sent += n
 		s.pendingUnrel -= n
-		if !end {
+		if end {
+			l.popHead()
+			s.freeMsg(m)
+		}
+		if final {
 			break
 		}
-		l.popHead()
-		s.freeMsg(m)
 	}
 
 	// Assemble: lane 0 is already in place; the rest follow.
@@ -187,6 +213,17 @@ retries:
 		dst = snp.ExtendLastSegment(dst, lastLead, lastData)
 	}
 	return dst
+}
+
+// noLaneAfter reports whether no lane serialized after lane has segments
+// in the packet being built (lane 0 goes first, then ascending).
+func (s *Session) noLaneAfter(lane int) bool {
+	for l := max(lane+1, 1); l < len(s.laneBufs); l++ {
+		if len(s.laneBufs[l]) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // pickLane chooses the lane whose head message goes next: the lowest

@@ -116,3 +116,43 @@ func ExtendLastSegment(p []byte, lead, dataLen int) []byte {
 	copy(p[lenAt:], p[lenAt+1:])
 	return p[:len(p)-1]
 }
+
+// ReliableLen is the exact number of bytes AppendReliable would add for n
+// data bytes at pos with an explicit length (one less when last).
+func (w *Writer) ReliableLen(pos int64, n int) int {
+	size := 1 + 1 + n // lead, length byte, data
+	kind, ok := GapKind(uint64(pos - w.relEnd))
+	switch {
+	case w.relEnd > 0 && (pos < w.relEnd || !ok):
+		size += w.restartLen() + posFieldLen[PosAbs48]
+	case w.relEnd == 0:
+		size += posFieldLen[PosAbs48]
+	default:
+		size += posFieldLen[kind]
+	}
+	return size
+}
+
+// UnreliableLen is the exact number of bytes AppendUnreliable would add
+// for n data bytes of message msgNum at offset with an explicit length.
+func (w *Writer) UnreliableLen(msgNum int64, offset, n int) int {
+	size := 1 + 1 + n
+	cur := w.curMsg
+	if cur > 0 && msgNum < cur {
+		size += w.restartLen()
+		cur = 0
+	}
+	switch {
+	case cur == 0:
+		size += 4
+	case msgNum == cur+1:
+	default:
+		size += varintLen(uint64(msgNum - cur))
+	}
+	if offset > 0 {
+		size += varintLen(uint64(offset))
+	}
+	return size
+}
+
+func (w *Writer) restartLen() int { return SelectLaneLen(w.lane) }
