@@ -33,6 +33,10 @@ type udpTransport struct {
 
 	// Messages sent while Connecting wait here, numbered as the session
 	// will number them, until the connection is established.
+	// Counters at the previous status call, for the per-second rates.
+	rateAt    time.Time
+	rateStats conn.Stats
+
 	early    []earlyMsg
 	earlyNum []int64
 	lanePrio []int
@@ -245,6 +249,18 @@ func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneSta
 	if p, ok := t.cc.Ping(); ok {
 		st.Ping = int(p.Milliseconds())
 	}
+	// Traffic rates over the time since the previous call.
+	cur := t.cc.Stats
+	if !t.rateAt.IsZero() {
+		if d := now.Sub(t.rateAt).Seconds(); d > 0 {
+			prev := t.rateStats
+			st.OutPacketsPerSec = float32(float64(cur.PacketsSent-prev.PacketsSent) / d)
+			st.OutBytesPerSec = float32(float64(cur.BytesSent-prev.BytesSent) / d)
+			st.InPacketsPerSec = float32(float64(cur.PacketsRecv-prev.PacketsRecv) / d)
+			st.InBytesPerSec = float32(float64(cur.BytesRecv-prev.BytesRecv) / d)
+		}
+	}
+	t.rateAt, t.rateStats = now, cur
 	sess := t.cc.Session()
 	if sess == nil {
 		for _, m := range t.early {

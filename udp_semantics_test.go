@@ -160,3 +160,25 @@ func TestUDPCloseListenSocket(t *testing.T) {
 		t.Error("closed twice")
 	}
 }
+
+func TestUDPRealTimeStatus(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	p.client.ConnectionRealTimeStatus(p.cconn, nil)
+	for range 20 {
+		p.client.SendMessageToConnection(p.cconn, make([]byte, 1000), SendReliable)
+	}
+	for _, m := range receiveAll(t, p.server, p.sconn, 20) {
+		m.Release()
+	}
+	lanes := make([]LaneStatus, 1)
+	st, r := p.client.ConnectionRealTimeStatus(p.cconn, lanes)
+	if r != ResultOK || st.State != StateConnected || st.OutBytesPerSec <= 0 || st.SendRate != 16<<20 || st.Ping < 0 {
+		t.Errorf("status %+v %v", st, r)
+	}
+	if _, r := p.client.ConnectionRealTimeStatus(p.cconn, make([]LaneStatus, 2)); r != ResultInvalidParam {
+		t.Errorf("two lanes of one: %v", r)
+	}
+	if d, ok := p.client.DetailedConnectionStatus(p.cconn); !ok || len(d) == 0 {
+		t.Error("no detailed status")
+	}
+}
