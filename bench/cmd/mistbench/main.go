@@ -282,6 +282,7 @@ func bench(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		}
 	}
 	prog.done()
+	run.Machine.LoadAfter = report.LoadAverage()
 	for _, sys := range systems {
 		if c, ok := sys.(io.Closer); ok {
 			c.Close()

@@ -54,6 +54,9 @@ func Markdown(run *Run) string {
 	if run.Machine.Kernel != "" {
 		fmt.Fprintf(&b, " · Linux %s", run.Machine.Kernel)
 	}
+	if run.Machine.LoadBefore > 0 || run.Machine.LoadAfter > 0 {
+		fmt.Fprintf(&b, " · load average %.1f before, %.1f after", run.Machine.LoadBefore, run.Machine.LoadAfter)
+	}
 	b.WriteString("\n\n")
 	b.WriteString("| system | encrypted | notes |\n|---|---|---|\n")
 	for _, s := range run.Systems {

@@ -25,6 +25,23 @@ type Machine struct {
 	Kernel string `json:"kernel,omitempty"`
 	CPU    string `json:"cpu,omitempty"`
 	Cores  int    `json:"cores"`
+	// LoadBefore and LoadAfter are the 1-minute load averages when the
+	// run started and ended: other work on the machine skews the figures.
+	LoadBefore float64 `json:"load_before,omitempty"`
+	LoadAfter  float64 `json:"load_after,omitempty"`
+}
+
+// LoadAverage is the 1-minute load average, or 0 when unknown.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var load float64
+	if _, err := fmt.Sscan(string(b), &load); err != nil {
+		return 0
+	}
+	return load
 }
 
 // SystemInfo describes one system under test.
@@ -48,7 +65,7 @@ type Run struct {
 
 // ThisMachine describes the machine running the benchmark.
 func ThisMachine() Machine {
-	m := Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU()}
+	m := Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU(), LoadBefore: LoadAverage()}
 	var u syscall.Utsname
 	if syscall.Uname(&u) == nil {
 		m.Kernel = utsString(u.Release[:])
