@@ -152,8 +152,12 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		}
 	}
 
-	fmt.Fprintf(stdout, "mist demo: server on %s, %d clients, %v of traffic, simulated loss %g%%, lag %v\n\n",
-		formatAddr(d.serverAddr), o.clients, o.duration, o.lossPct, o.lag)
+	clients := "clients"
+	if o.clients == 1 {
+		clients = "client"
+	}
+	fmt.Fprintf(stdout, "mist demo: server on %s, %d %s, %v of traffic, simulated loss %g%%, lag %v\n\n",
+		formatAddr(d.serverAddr), o.clients, clients, o.duration, o.lossPct, o.lag)
 	start := time.Now()
 	interrupted := d.loop(ctx, start, newLiveView(stdout))
 	for _, e := range d.traffic.ends {
@@ -297,12 +301,16 @@ func (d *demoRun) loop(ctx context.Context, start time.Time, view *liveView) (in
 // title is the live view's first line: the phase and the latest problem.
 func (d *demoRun) title() string {
 	up := 0
+	var rel, unrel uint64
 	for _, e := range d.traffic.ends {
 		if e.connected && e.failed == "" && e.stream < serverStreamBase {
 			up++
 		}
+		rel += e.relSent
+		unrel += e.unrelSent
 	}
-	s := fmt.Sprintf("sending, %d/%d clients connected", up, d.o.clients)
+	s := fmt.Sprintf("sending, %d/%d clients connected, %d reliable and %d unreliable messages so far",
+		up, d.o.clients, rel, unrel)
 	if !d.traffic.sending {
 		s = "sending stopped, waiting for reliable messages in flight"
 	}
