@@ -234,7 +234,16 @@ func (t *udpTransport) destroy() {
 	t.teardown()
 }
 
+// minLanesVersion is the first protocol version with lanes.
+const minLanesVersion = 11
+
 func (t *udpTransport) configureLanes(priorities []int, weights []uint16) Result {
+	if v := t.cc.PeerVersion(); v != 0 && v < minLanesVersion && max(len(priorities), len(weights)) > 1 {
+		now := t.c.s.now()
+		t.cc.Fail(now, int(EndRemoteBadProtocolVersion), "Peer is too old to use lanes")
+		t.kick(now)
+		return ResultFail
+	}
 	if sess := t.cc.Session(); sess != nil {
 		if err := sess.ConfigureLanes(priorities, weights); err != nil {
 			return ResultInvalidParam

@@ -182,3 +182,33 @@ func TestUDPRealTimeStatus(t *testing.T) {
 		t.Error("no detailed status")
 	}
 }
+
+func TestUDPLanes(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	if r := p.client.ConfigureConnectionLanes(p.cconn, []int{0, 1}, []uint16{1, 1}); r != ResultOK {
+		t.Fatalf("ConfigureConnectionLanes = %v", r)
+	}
+	if r := p.client.ConfigureConnectionLanes(p.cconn, []int{0}, nil); r != ResultInvalidParam {
+		t.Errorf("fewer lanes = %v", r)
+	}
+	if r := p.client.ConfigureConnectionLanes(p.cconn, nil, []uint16{1, 0}); r != ResultInvalidParam {
+		t.Errorf("zero weight = %v", r)
+	}
+	msgs := []*Message{NewMessage(3), NewMessage(3)}
+	for i, m := range msgs {
+		copy(m.Data, "abc")
+		m.Conn, m.Flags, m.Lane = p.cconn, SendReliable, uint16(i)
+	}
+	if res := p.client.SendMessages(msgs, true); res[0] != 1 || res[1] != 1 {
+		t.Errorf("numbers per lane %v", res)
+	}
+	got := receiveAll(t, p.server, p.sconn, 2)
+	lanes := map[uint16]bool{}
+	for _, m := range got {
+		lanes[m.Lane] = true
+		m.Release()
+	}
+	if !lanes[0] || !lanes[1] {
+		t.Errorf("lanes received %v", lanes)
+	}
+}

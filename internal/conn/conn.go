@@ -237,6 +237,12 @@ func (c *Conn) Encrypted() bool {
 // Ping returns the smoothed round-trip estimate.
 func (c *Conn) Ping() (time.Duration, bool) { return c.ping, c.havePing }
 
+// PeerVersion is the peer's protocol version (0 while unknown).
+func (c *Conn) PeerVersion() uint32 { return c.peerVersion }
+
+// Fail ends the connection locally with reason, telling the peer.
+func (c *Conn) Fail(now time.Time, reason int, debug string) { c.problem(now, reason, debug) }
+
 // Session returns the reliability layer, nil before the connection is
 // established.
 func (c *Conn) Session() Session { return c.session }
