@@ -299,3 +299,20 @@ func TestInterfaceOptionsApply(t *testing.T) {
 		t.Error("Init with an unknown option ID succeeded")
 	}
 }
+
+func FuzzParseOptionList(f *testing.F) {
+	for _, s := range []string{"NagleTime=0", " NagleTime=0, TimeoutInitial = 5000 ,", "x=1", "NagleTime=99999999999999999999", ",,="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		opts, err := ParseOptionList(s)
+		if err != nil {
+			return
+		}
+		for _, o := range opts {
+			if _, known := OptionID(mist.ConfigOptionName(mist.ConfigOption(o.ID))); !known {
+				t.Errorf("ParseOptionList(%q) produced unknown option ID %d", s, o.ID)
+			}
+		}
+	})
+}
