@@ -48,6 +48,9 @@ type connection struct {
 	flags      ConnInfoFlags
 	lanes      int
 	tr         transport
+	// quiet suppresses callbacks until Connected: socket pairs start
+	// connected without any.
+	quiet bool
 	// afterUnlock holds work that needs other connections' locks; it runs
 	// when the closing call releases c.mu.
 	afterUnlock []func()
@@ -72,8 +75,11 @@ func (c *connection) setState(st ConnState) {
 		return
 	}
 	c.state = st
-	if !c.apiClosed && old.apiVisible() != st.apiVisible() {
+	if !c.apiClosed && !c.quiet && old.apiVisible() != st.apiVisible() {
 		c.s.postStatus(c, old)
+	}
+	if st == StateConnected {
+		c.quiet = false
 	}
 }
 

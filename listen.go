@@ -13,6 +13,9 @@ type listenSocket struct {
 	mu     sync.Mutex // guards conns
 	conns  map[*connection]struct{}
 	udp    *udpSocket
+	// pairAccept, for the hidden listen socket of a loopback socket pair,
+	// receives the handle of the connection it accepted on its own.
+	pairAccept chan Conn
 }
 
 // CreateListenSocketIP listens for connections on a local UDP address

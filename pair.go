@@ -8,12 +8,16 @@ import (
 )
 
 // CreateSocketPair creates two connections to each other, already Connected
-// (no callbacks for that), that pass messages through in-process buffers:
-// no packets, no encryption, no simulated faults. remote1 is the identity
-// connection 1 sees as its peer, remote2 the one connection 2 sees; nil
-// means localhost. networkLoopback is accepted for API compatibility;
-// the pair uses in-process buffers either way.
+// (no callbacks for that). By default they pass messages through in-process
+// buffers: no packets, no encryption, no simulated faults. With
+// networkLoopback they talk over real UDP on 127.0.0.1 (ephemeral ports,
+// full handshake and encryption), so the fake-network options apply.
+// remote1 is the identity connection 1 sees as its peer, remote2 the one
+// connection 2 sees; nil means localhost (with the real port over UDP).
 func (s *Sockets) CreateSocketPair(networkLoopback bool, remote1, remote2 *Identity) (Conn, Conn, bool) {
+	if networkLoopback {
+		return s.createLoopbackPair(remote1, remote2)
+	}
 	s.mu.Lock()
 	if s.closed || len(s.conns)+2 > maxConnections {
 		s.mu.Unlock()

@@ -81,3 +81,37 @@ func TestSocketPairCloseGivesClosedByPeer(t *testing.T) {
 	}
 	out[0].Release()
 }
+
+func TestSocketPairOverUDP(t *testing.T) {
+	s := newTestSockets(t)
+	var events int
+	s.OnConnectionStatusChanged(func(*ConnStatusChanged) { events++ })
+	id := SteamIDIdentity(76561197960287930)
+	a, b, ok := s.CreateSocketPair(true, &id, nil)
+	if !ok {
+		t.Fatal("CreateSocketPair over UDP failed")
+	}
+	s.RunCallbacks()
+	if events != 0 {
+		t.Errorf("%d callbacks for the initial transition", events)
+	}
+	ia, _ := s.ConnectionInfo(a)
+	ib, _ := s.ConnectionInfo(b)
+	if ia.State != StateConnected || ib.State != StateConnected || ia.RemoteIdentity != id || ib.RemoteIdentity.Type() != IdentityIPAddress {
+		t.Fatalf("infos %+v / %+v", ia, ib)
+	}
+	if ia.Flags&ConnInfoUnencrypted != 0 || ia.Flags&ConnInfoLoopbackBuffers != 0 {
+		t.Errorf("flags %b", ia.Flags)
+	}
+	s.SendMessageToConnection(a, []byte("over the wire"), SendReliable)
+	got := receiveAll(t, s, b, 1)
+	if string(got[0].Data) != "over the wire" {
+		t.Errorf("got %q", got[0].Data)
+	}
+	got[0].Release()
+	s.CloseConnection(a, 1001, "done", false)
+	waitFor(t, "ClosedByPeer", func() bool {
+		info, _ := s.ConnectionInfo(b)
+		return info.State == StateClosedByPeer && info.EndReason == 1001
+	}, s)
+}

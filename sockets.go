@@ -54,15 +54,17 @@ type Sockets struct {
 	cfgMu    sync.RWMutex
 	cfg      *configStore // interface scope
 
-	mu         sync.RWMutex
-	closed     bool
-	conns      map[Conn]*connection
-	lowIDs     map[uint16]bool // low halves of live and recently freed connection ids
-	freedIDs   []uint16        // FIFO of recently freed low halves
-	listens    map[ListenSocket]*listenSocket
-	groups     map[PollGroup]*pollGroup
-	nextListen uint32
-	nextGroup  uint32
+	mu       sync.RWMutex
+	closed   bool
+	conns    map[Conn]*connection
+	lowIDs   map[uint16]bool // low halves of live and recently freed connection ids
+	freedIDs []uint16        // FIFO of recently freed low halves
+	listens  map[ListenSocket]*listenSocket
+	// pairListens are the hidden listen sockets of loopback socket pairs.
+	pairListens []*listenSocket
+	groups      map[PollGroup]*pollGroup
+	nextListen  uint32
+	nextGroup   uint32
 
 	qmu sync.Mutex
 
@@ -165,6 +167,13 @@ func (s *Sockets) Close() error {
 	}
 	for _, h := range listens {
 		s.CloseListenSocket(h)
+	}
+	s.mu.Lock()
+	pairListens := s.pairListens
+	s.pairListens = nil
+	s.mu.Unlock()
+	for _, ls := range pairListens {
+		ls.udp.close()
 	}
 	// Connections in FinWait or Linger go at once: nothing is left to
 	// answer their peers.

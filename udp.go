@@ -226,7 +226,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	u.mu.Unlock()
 
 	s.mu.Lock()
-	if s.closed || s.listens[ls.handle] != ls {
+	if s.closed || (ls.pairAccept == nil && s.listens[ls.handle] != ls) {
 		s.mu.Unlock()
 		return
 	}
@@ -264,12 +264,28 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 
 	c.mu.Lock()
 	c.flags = connFlags(cc, from)
+	c.quiet = ls.pairAccept != nil
 	c.setState(StateConnecting)
+	if c.quiet {
+		t.accept(now)
+	}
 	t.kick(now)
 	c.mu.Unlock()
+	if ls.pairAccept != nil {
+		select {
+		case ls.pairAccept <- h:
+		default:
+		}
+	}
 }
 
 func (s *Sockets) connectByIPAddress(addr netip.AddrPort, opts []ConfigValue) (Conn, error) {
+	return s.connectIP(addr, opts, false)
+}
+
+// connectIP starts an outbound connection; quiet ones post no callbacks
+// until they are connected.
+func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool) (Conn, error) {
 	if addr.Port() == 0 || !addr.Addr().IsValid() || addr.Addr().IsUnspecified() {
 		return InvalidConn, errors.New("mist: bad remote address")
 	}
@@ -319,6 +335,7 @@ func (s *Sockets) connectByIPAddress(addr netip.AddrPort, opts []ConfigValue) (C
 	s.track(t)
 
 	c.mu.Lock()
+	c.quiet = quiet
 	c.setState(StateConnecting)
 	t.kick(now)
 	c.mu.Unlock()
