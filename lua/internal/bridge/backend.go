@@ -17,10 +17,11 @@ type Backend interface {
 	// < 0 a negated EResult, 0 not attempted.
 	SendMessages(msgs []OutMessage) []int64
 	FlushMessagesOnConnection(conn uint32) int32
-	// ReceiveMessagesOnConnection and ReceiveMessagesOnPollGroup append up to
-	// max messages to dst; ok is false for an invalid handle.
-	ReceiveMessagesOnConnection(conn uint32, max int, dst []InMessage) (msgs []InMessage, ok bool)
-	ReceiveMessagesOnPollGroup(group uint32, max int, dst []InMessage) (msgs []InMessage, ok bool)
+	// ReceiveMessagesOnConnection and ReceiveMessagesOnPollGroup take up to
+	// max messages and pass them to visit, which must not keep the payloads;
+	// ok is false (and visit not called) for an invalid handle.
+	ReceiveMessagesOnConnection(conn uint32, max int, visit func([]InMessage)) (ok bool)
+	ReceiveMessagesOnPollGroup(group uint32, max int, visit func([]InMessage)) (ok bool)
 	ConnectionDescription(conn uint32) (string, bool)
 	CreatePollGroup() uint32
 	DestroyPollGroup(group uint32) bool
@@ -52,7 +53,8 @@ type OutMessage struct {
 	Flags int32
 }
 
-// InMessage is one received message; Data belongs to the receiver.
+// InMessage is one received message; Data is only valid inside the visit
+// function it was passed to.
 type InMessage struct {
 	Conn uint32
 	Data []byte

@@ -45,10 +45,9 @@ type NewBackendFunc func(steamID uint64, opts []Option) (Backend, error)
 type Module struct {
 	newBackend NewBackendFunc
 
-	mu      sync.Mutex
-	b       Backend // nil before Init and after Shutdown
-	queue   []Event
-	recvBuf []InMessage
+	mu    sync.Mutex
+	b     Backend // nil before Init and after Shutdown
+	queue []Event
 }
 
 // New returns a module that creates its interface instance with newBackend.
@@ -88,7 +87,6 @@ func (m *Module) Shutdown() {
 	b := m.b
 	m.b = nil
 	m.queue = nil
-	m.recvBuf = nil
 	m.mu.Unlock()
 	if b != nil {
 		b.Close()

@@ -166,10 +166,14 @@ func TestPollGroupAndClose(t *testing.T) {
 		t.Fatal("SetConnectionPollGroup failed")
 	}
 	m.SendMessageToConnection(c1, []byte("x"), 8)
-	var got []InMessage
-	m.Receive(g, true, func(msgs []InMessage) { got = append(got, msgs...) })
-	if len(got) != 1 || got[0].Conn != c2 || string(got[0].Data) != "x" {
-		t.Errorf("poll group received %+v", got)
+	var got []string
+	m.Receive(g, true, func(msgs []InMessage) {
+		for _, msg := range msgs {
+			got = append(got, fmt.Sprintf("%d:%s", msg.Conn, msg.Data))
+		}
+	})
+	if want := fmt.Sprintf("[%d:x]", c2); fmt.Sprint(got) != want {
+		t.Errorf("poll group received %v, want %s", got, want)
 	}
 	if ok, _ := m.CloseConnection(c1, false); !ok {
 		t.Error("CloseConnection failed")

@@ -9,9 +9,10 @@ import (
 
 // mistBackend adapts a *mist.Sockets to Backend.
 type mistBackend struct {
-	s       *mist.Sockets
-	events  []Event // filled by mist's callbacks during RunCallbacks
-	recvBuf []*mist.Message
+	s        *mist.Sockets
+	events   []Event // filled by mist's callbacks during RunCallbacks
+	recvBuf  []*mist.Message
+	visitBuf []InMessage
 }
 
 // NewMist creates a mist interface instance whose identity is the SteamID
@@ -100,34 +101,41 @@ func (b *mistBackend) FlushMessagesOnConnection(conn uint32) int32 {
 	return int32(b.s.FlushMessagesOnConnection(mist.Conn(conn)))
 }
 
-func (b *mistBackend) ReceiveMessagesOnConnection(conn uint32, max int, dst []InMessage) ([]InMessage, bool) {
-	return b.receive(dst, max, func(out []*mist.Message) int {
+func (b *mistBackend) ReceiveMessagesOnConnection(conn uint32, max int, visit func([]InMessage)) bool {
+	return b.receive(max, visit, func(out []*mist.Message) int {
 		return b.s.ReceiveMessagesOnConnection(mist.Conn(conn), out)
 	})
 }
 
-func (b *mistBackend) ReceiveMessagesOnPollGroup(group uint32, max int, dst []InMessage) ([]InMessage, bool) {
-	return b.receive(dst, max, func(out []*mist.Message) int {
+func (b *mistBackend) ReceiveMessagesOnPollGroup(group uint32, max int, visit func([]InMessage)) bool {
+	return b.receive(max, visit, func(out []*mist.Message) int {
 		return b.s.ReceiveMessagesOnPollGroup(mist.PollGroup(group), out)
 	})
 }
 
-// receive runs one receive call and copies the messages out, releasing them.
-func (b *mistBackend) receive(dst []InMessage, max int, recv func([]*mist.Message) int) ([]InMessage, bool) {
+// receive runs one receive call, shows the messages to visit and releases
+// them.
+func (b *mistBackend) receive(max int, visit func([]InMessage), recv func([]*mist.Message) int) bool {
 	if cap(b.recvBuf) < max {
 		b.recvBuf = make([]*mist.Message, max)
+		b.visitBuf = make([]InMessage, 0, max)
 	}
 	out := b.recvBuf[:max]
 	n := recv(out)
 	if n < 0 {
-		return dst, false
+		return false
 	}
+	msgs := b.visitBuf[:0]
 	for _, m := range out[:n] {
-		dst = append(dst, InMessage{Conn: uint32(m.Conn), Data: append([]byte(nil), m.Data...)})
-		m.Release()
+		msgs = append(msgs, InMessage{Conn: uint32(m.Conn), Data: m.Data})
 	}
-	clear(out[:n])
-	return dst, true
+	visit(msgs)
+	for i, m := range out[:n] {
+		m.Release()
+		out[i] = nil
+	}
+	clear(msgs)
+	return true
 }
 
 func (b *mistBackend) ConnectionDescription(conn uint32) (string, bool) {

@@ -114,8 +114,8 @@ func (m *Module) FlushMessagesOnConnection(conn uint32) (int32, error) {
 }
 
 // Receive takes up to ReceiveCap messages from a connection, or from a poll
-// group when group is true, and passes them to visit before returning (the
-// slice is reused by the next call). ok is false for an invalid handle.
+// group when group is true, and passes them to visit, which must copy what
+// it keeps. ok is false for an invalid handle.
 func (m *Module) Receive(handle uint32, group bool, visit func([]InMessage)) (ok bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -123,19 +123,10 @@ func (m *Module) Receive(handle uint32, group bool, visit func([]InMessage)) (ok
 	if err != nil {
 		return false, err
 	}
-	var msgs []InMessage
 	if group {
-		msgs, ok = b.ReceiveMessagesOnPollGroup(handle, ReceiveCap, m.recvBuf[:0])
-	} else {
-		msgs, ok = b.ReceiveMessagesOnConnection(handle, ReceiveCap, m.recvBuf[:0])
+		return b.ReceiveMessagesOnPollGroup(handle, ReceiveCap, visit), nil
 	}
-	if !ok {
-		return false, nil
-	}
-	visit(msgs)
-	clear(msgs)
-	m.recvBuf = msgs[:0]
-	return true, nil
+	return b.ReceiveMessagesOnConnection(handle, ReceiveCap, visit), nil
 }
 
 // ConnectionDescription returns the connection's description text, false
