@@ -489,7 +489,9 @@ static int ns_flushMessagesOnConnection(lua_State *L) {
 }
 
 /* Shared by both receive calls: n, then a sequence of payloads (connection)
- * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle. */
+ * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle.
+ * The batch comes from malloc (the Go side cannot allocate Lua memory); only
+ * a Lua out-of-memory error while pushing could skip the free. */
 static int receive(lua_State *L, int group) {
 	uint32_t h = check_handle(L, 1);
 	int count, i;
