@@ -20,6 +20,7 @@ const (
 	PlotThroughput  = "throughput.png"
 	PlotRate        = "message-rate.png"
 	PlotConnections = "connections.png"
+	PlotConnectRate = "connect-rate.png"
 )
 
 // Plots writes the PNG plots the run has data for into dir and returns
@@ -53,6 +54,7 @@ func Plots(dir string, run *Run) ([]string, error) {
 		{PlotThroughput, "Reliable bulk transfer, 64 KB messages", "MB/s delivered", harness.ScenarioThroughput, harness.MetricMBps},
 		{PlotRate, "64-byte unreliable messages", "messages/s delivered", harness.ScenarioRate, harness.MetricMsgsPerSec},
 		{PlotConnections, "Server memory per idle connection", "RSS KB per connection", harness.ScenarioConnections, harness.MetricRSSPerConn},
+		{PlotConnectRate, "Clients connecting to one server", "connections established per second", harness.ScenarioConnections, harness.MetricConnPerSec},
 	}
 	for _, b := range bars {
 		p, err := barPlot(run.Results, systems, b.title, b.ylabel, b.scenario, b.metric, variants(run.Results, b.scenario))

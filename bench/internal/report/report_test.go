@@ -27,7 +27,7 @@ func sampleRun() *Run {
 			{System: "mist", Scenario: harness.ScenarioThroughput, Variant: "1 connection", Metrics: map[string]float64{harness.MetricMBps: 400}},
 			{System: "ENet", Scenario: harness.ScenarioThroughput, Variant: "1 connection", Metrics: map[string]float64{harness.MetricMBps: 500}},
 			{System: "raw UDP", Scenario: harness.ScenarioConnections, Variant: "1000 clients", Error: "not supported", Note: "n/a: raw UDP has no connections"},
-			{System: "mist", Scenario: harness.ScenarioConnections, Variant: "10000 clients", Metrics: map[string]float64{harness.MetricHeld: 1, harness.MetricRSSPerConn: 20}},
+			{System: "mist", Scenario: harness.ScenarioConnections, Variant: "10000 clients", Metrics: map[string]float64{harness.MetricHeld: 1, harness.MetricRSSPerConn: 20, harness.MetricConnPerSec: 900}},
 		},
 	}
 }
@@ -78,7 +78,7 @@ func TestJSONAndPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No rate figures in the sample, so no rate plot.
-	want := []string{PlotLatency, PlotThroughput, PlotConnections}
+	want := []string{PlotLatency, PlotThroughput, PlotConnections, PlotConnectRate}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("plots %v, want %v", names, want)
 	}
