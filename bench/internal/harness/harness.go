@@ -484,7 +484,7 @@ func (r *Runner) connections(ctx context.Context, sys system.System, srv ServerH
 	_ = srv.Collect()
 	base, statsErr := srv.Stats()
 	start := time.Now()
-	dctx, cancel := context.WithTimeout(ctx, r.Options.Timeout+time.Duration(n)*time.Millisecond)
+	dctx, cancel := context.WithTimeout(ctx, r.Options.Timeout+time.Duration(n)*3*time.Millisecond)
 	defer cancel()
 	next := start
 	sw, err := sys.DialMany(dctx, srv.Addr(), n, func(done int) {
