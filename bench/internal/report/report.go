@@ -116,13 +116,26 @@ func ComputeRatios(results []harness.Result) {
 	}
 }
 
-// WriteJSON writes the run, indented, to path.
+// WriteJSON writes the run, indented, to path. Non-finite figures, which
+// JSON cannot carry, are dropped.
 func WriteJSON(path string, run *Run) error {
+	for i := range run.Results {
+		dropNonFinite(run.Results[i].Metrics)
+		dropNonFinite(run.Results[i].Ratio)
+	}
 	b, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func dropNonFinite(m map[string]float64) {
+	for k, v := range m {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(m, k)
+		}
+	}
 }
 
 // ReadJSON loads a run written by WriteJSON.

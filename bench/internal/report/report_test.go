@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,7 @@ func TestRatiosAndMarkdown(t *testing.T) {
 func TestJSONAndPlots(t *testing.T) {
 	dir := t.TempDir()
 	run := sampleRun()
+	run.Results[0].Metrics["broken"] = math.Inf(1)
 	path := filepath.Join(dir, "results.json")
 	if err := WriteJSON(path, run); err != nil {
 		t.Fatal(err)
@@ -69,6 +71,9 @@ func TestJSONAndPlots(t *testing.T) {
 	back, err := ReadJSON(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := back.Results[0].Metrics["broken"]; ok {
+		t.Error("an infinite figure survived into JSON")
 	}
 	if len(back.Results) != len(run.Results) || back.Results[0].Metrics[harness.MetricP50] != 20 || !back.Date.Equal(run.Date) {
 		t.Fatalf("JSON round trip lost data: %+v", back.Results[0])
