@@ -3,6 +3,7 @@ package mist
 import (
 	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -93,12 +94,21 @@ func TestUnacceptedConnectionTimesOut(t *testing.T) {
 	})
 }
 
-// Close leaves no goroutines behind: receive loops and timers stop.
+// receiveLoops counts the receive goroutines of all instances.
+func receiveLoops() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*udpSocket).run(")
+}
+
+// Close leaves no goroutines behind: receive loops stop.
 func TestCloseStopsGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	before := receiveLoops()
 	p := newUDPPair(t, fastOpts, fastOpts)
+	if receiveLoops() < before+2 {
+		t.Fatal("receive loops not counted")
+	}
 	p.client.SendMessageToConnection(p.cconn, []byte("x"), SendReliable)
 	p.client.Close()
 	p.server.Close()
-	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	waitFor(t, "receive loops to end", func() bool { return receiveLoops() <= before })
 }
