@@ -121,7 +121,7 @@ run_script() { # lua script port
 # client with a Lua server.
 interop() {
 	local lua=$1 cpath="$root/build/$(abi "$1")/?.so" port=$2 peer="$out/mistpeer"
-	[ -x "$peer" ] || go build -o "$peer" ./cmd/mistpeer || return 1
+	[ -x "$peer" ] || go build -mod=mod -o "$peer" ./cmd/mistpeer || return 1
 	"$peer" server -addr "127.0.0.1:$port" -timeout "${limit}s" >"$out/goserver" 2>&1 &
 	local spid=$!
 	wait_for_text "$out/goserver" "listening" || { cat "$out/goserver"; kill "$spid" 2>/dev/null; wait "$spid"; return 1; }
