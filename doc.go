@@ -26,6 +26,18 @@
 // programs [Sockets.Events] offers the same events on a channel bound to a
 // context.
 //
+// # Connections
+//
+// [Sockets.CreateListenSocketIP] and [Sockets.ConnectByIPAddress] speak the
+// GNS UDP protocol (version 13): stateless challenge, certificates (self-signed
+// per connection, or CA-signed with [Config.CertificateAuthority]), X25519
+// key exchange and AES-256-GCM or, when both sides allow it through
+// [OptUnencrypted], no encryption. Each listen socket and each outbound
+// connection owns one UDP socket with its own receive goroutine; protocol
+// timers run on per-connection timers, and sends happen on the caller's
+// goroutine when the send rate allows. [Sockets.CreateSocketPair] connects
+// two handles in process, or over loopback UDP.
+//
 // # Configuration
 //
 // Options carry GNS's IDs and names ([ConfigOption]) and are set at global,
