@@ -340,6 +340,10 @@ func TestConnectingClientSemantics(t *testing.T) {
 	if st, r := s.ConnectionRealTimeStatus(h, nil); r != ResultOK || st.PendingReliable != 5 {
 		t.Errorf("status %+v %v", st, r)
 	}
+	big := make([]byte, MaxMessageSize)
+	if _, r := s.SendMessageToConnection(h, big, SendReliable); r != ResultLimitExceeded {
+		t.Errorf("over the send buffer while connecting = %v", r)
+	}
 	if s.SetConfigValue(ScopeConnection, uint32(h), Int32Value(OptUnencrypted, 3)) {
 		t.Error("Unencrypted changed after connecting started")
 	}

@@ -37,10 +37,11 @@ type udpTransport struct {
 	rateAt    time.Time
 	rateStats conn.Stats
 
-	early    []earlyMsg
-	earlyNum []int64
-	lanePrio []int
-	laneW    []uint16
+	early      []earlyMsg
+	earlyBytes int
+	earlyNum   []int64
+	lanePrio   []int
+	laneW      []uint16
 }
 
 type earlyMsg struct {
@@ -148,7 +149,7 @@ func (t *udpTransport) sendEarly(now time.Time) {
 		t.cc.Send(now, m.lane, m.data, m.flags&SendReliable != 0, m.flags&SendNoNagle != 0)
 		bufpool.Put(m.data)
 	}
-	t.early = nil
+	t.early, t.earlyBytes = nil, 0
 }
 
 // teardown forgets the connection: timer, address mapping, socket.
@@ -189,6 +190,11 @@ func (t *udpTransport) teardown() {
 
 func (t *udpTransport) send(now time.Time, lane int, data []byte, flags SendFlags) (int64, Result) {
 	if t.cc.State() == conn.StateConnecting {
+		// The send buffer limit applies while connecting too.
+		if t.earlyBytes+len(data) > int(t.c.cfg.int(OptSendBufferSize)) {
+			return -1, ResultLimitExceeded
+		}
+		t.earlyBytes += len(data)
 		for len(t.earlyNum) <= lane {
 			t.earlyNum = append(t.earlyNum, 0)
 		}
