@@ -212,7 +212,10 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	}
 	clientID := req.GetClientConnectionId()
 	// One connection per (identity, client id): the same client coming from
-	// another address is refused.
+	// another address is refused. The refusal (a padded ConnectionClosed) is
+	// larger than the request, as in GNS; the valid challenge has already
+	// shown that the sender receives at its address, so it cannot be used
+	// for reflection.
 	u.mu.Lock()
 	for _, t := range u.byAddr {
 		if t.clientID == clientID && t.clientIdentity == id {
