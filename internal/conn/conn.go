@@ -48,6 +48,7 @@ const (
 	FinWaitTime          = 5 * time.Second
 	KeepAliveInterval    = 10 * time.Second
 	UrgentPingInterval   = 200 * time.Millisecond
+	tracerPingInterval   = 7 * time.Second
 	maxReplyWait         = 1250 * time.Millisecond
 	delayedReplySlack    = 200 * time.Millisecond
 	minTimeoutsToDrop    = 4
@@ -154,6 +155,7 @@ type Conn struct {
 	timeoutStart   time.Time
 	lastUrgentPing time.Time
 	keepaliveDue   uint32 // stats flags the next packet must carry
+	lastAckRequest time.Time
 	ping           time.Duration
 	havePing       bool
 

@@ -114,6 +114,12 @@ func (c *Conn) serviceLiveness(now time.Time) {
 func (c *Conn) sendPackets(now time.Time) {
 	for range maxPacketsPerService {
 		flags := c.keepaliveDue
+		force := flags != 0
+		if flags == 0 && !now.Before(c.lastAckRequest.Add(tracerPingInterval)) {
+			// A tracer ping: ask for an ack on an ordinary packet now and
+			// then, so the round-trip estimate stays fresh.
+			flags = wire.StatsAckRequestE2E
+		}
 		var stats [2]byte
 		var statsBlob []byte
 		if flags != 0 {
@@ -126,7 +132,7 @@ func (c *Conn) sendPackets(now time.Time) {
 		maxPlain := c.maxPlaintext(hdrLen - wire.DataHeaderLen)
 		allowData := c.session.TimeUntilSend(now) <= 0
 		var ok bool
-		c.plain, ok = c.session.AppendPacket(c.plain[:0], now, int64(c.nextPktNum), maxPlain, allowData, flags != 0)
+		c.plain, ok = c.session.AppendPacket(c.plain[:0], now, int64(c.nextPktNum), maxPlain, allowData, force)
 		if !ok {
 			return
 		}
@@ -135,6 +141,9 @@ func (c *Conn) sendPackets(now time.Time) {
 		c.queue(b)
 		c.nextPktNum++
 		c.keepaliveDue = 0
+		if flags != 0 {
+			c.lastAckRequest = now
+		}
 	}
 }
 
