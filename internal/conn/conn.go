@@ -175,7 +175,7 @@ func (c *Conn) rand() io.Reader {
 	return rand.Reader
 }
 
-// setup makes the certificate and, for clients, the crypt info.
+// newConn is what clients and servers share: settings and the certificate.
 func newConn(now time.Time, cfg *Config) (*Conn, error) {
 	c := &Conn{cfg: *cfg, localID: cfg.LocalID, entered: now, created: now}
 	if c.cfg.MTU <= 0 || c.cfg.MTU > MaxUDPPayload {
@@ -213,10 +213,10 @@ func (c *Conn) makeCrypt(ciphers []pb.Cipher) error {
 // State returns the current state.
 func (c *Conn) State() State { return c.state }
 
-// EndReason and EndDebug say why the connection ended.
+// EndReason is why the connection ended (an ESteamNetConnectionEnd).
 func (c *Conn) EndReason() int { return c.endReason }
 
-// EndDebug is the end explanation.
+// EndDebug is the end explanation, in English.
 func (c *Conn) EndDebug() string { return c.endDebug }
 
 // LocalID returns this side's connection id.

@@ -47,9 +47,9 @@ func (c *Conn) sendChallengeRequest(now time.Time) {
 	c.retryAt = now.Add(ConnectRetryInterval)
 }
 
-// identityFields are the identity carriers written next to a certificate:
-// with a certificate that carries the identity (always, when self-signed)
-// only the legacy SteamID goes along.
+// legacySteamID is the SteamID field sent next to the certificate: with a
+// certificate that carries the identity (always, when self-signed) it is
+// the only identity field that goes along.
 func (c *Conn) legacySteamID() *uint64 {
 	if id, ok := c.cfg.Identity.SteamID(); ok {
 		return proto.Uint64(id)
