@@ -212,3 +212,15 @@ func TestUDPLanes(t *testing.T) {
 		t.Errorf("lanes received %v", lanes)
 	}
 }
+
+func TestUDPShutdownTellsPeer(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	p.client.Close()
+	waitFor(t, "ClosedByPeer", func() bool { return serverState(p).State == StateClosedByPeer }, p.server)
+	if info := serverState(p); info.EndReason != EndAppExceptionMax || info.EndDebug != "SteamNetworkingSockets shutdown" {
+		t.Errorf("server sees %d %q", info.EndReason, info.EndDebug)
+	}
+	if p.client.ConnectByIPAddress(netip.MustParseAddrPort("127.0.0.1:9")) != 0 {
+		t.Error("connect after Close")
+	}
+}
