@@ -29,7 +29,7 @@
 /* sendMessages refuses batches larger than this (a typo, not a batch). */
 #define MAX_BATCH (1 << 20)
 
-/* ---- small helpers working on both Lua 5.1 and 5.4 ---- */
+/* ---- utilities working on both Lua 5.1 and 5.4 ---- */
 
 static void set_funcs(lua_State *L, const luaL_Reg *fns) {
 	for (; fns->name != NULL; fns++) {

@@ -1,4 +1,4 @@
--- Small helpers shared by the *_test.lua scripts: assertions that raise
+-- Functions shared by the *_test.lua scripts: assertions that raise
 -- with a useful message, bounded waits that keep running callbacks, and a
 -- loopback server/client pair inside one Steam instance.
 local Steam = require 'luasteam'
