@@ -4,7 +4,8 @@ import "net/netip"
 
 // Backend is the part of a mist interface instance the Lua module drives.
 // Handles are the raw uint32 values of mist's handle types (0 = invalid);
-// results are EResult numbers. Keeping this surface small and typed in plain
+// results are EResult numbers. Payloads passed in may live in Lua's memory
+// and are only valid during the call: implementations copy what they keep. Keeping this surface small and typed in plain
 // values lets the bridge be tested without sockets.
 type Backend interface {
 	CreateListenSocketIP(addr netip.AddrPort, opts []Option) uint32
