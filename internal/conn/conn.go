@@ -156,6 +156,7 @@ type Conn struct {
 	lastUrgentPing time.Time
 	keepaliveDue   uint32 // stats flags the next packet must carry
 	lastAckRequest time.Time
+	stats          statsState
 	ping           time.Duration
 	havePing       bool
 

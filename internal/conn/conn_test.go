@@ -432,3 +432,39 @@ func TestHandshakeRetryResendsConnectOK(t *testing.T) {
 		t.Fatalf("client state %d after a lost ConnectOK", h.client.State())
 	}
 }
+
+func TestQualityReports(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	start := h.now
+	var instant, lifetime int
+	for h.now.Sub(start) < 140*time.Second {
+		next := h.client.NextDeadline(h.now)
+		if s := h.server.NextDeadline(h.now); s.Before(next) {
+			next = s
+		}
+		h.now = next
+		h.client.Service(h.now)
+		h.server.Service(h.now)
+		h.client.Drain(func(b []byte) {
+			if hd, _, err := wire.ParseDataHeader(b); err == nil && hd.Stats != nil {
+				if m, err := wire.ParseStats(hd.Stats); err == nil && m.Stats != nil {
+					if m.Stats.Instantaneous != nil {
+						instant++
+					}
+					if m.Stats.Lifetime != nil {
+						lifetime++
+					}
+				}
+			}
+			h.toServer = append(h.toServer, bytes.Clone(b))
+		})
+		h.pump()
+		if h.client.State() != StateConnected || h.server.State() != StateConnected {
+			t.Fatalf("connection lost at %v", h.now.Sub(start))
+		}
+	}
+	if instant < 4 || lifetime != 1 {
+		t.Errorf("%d instantaneous and %d lifetime reports in 140 s", instant, lifetime)
+	}
+}

@@ -288,6 +288,7 @@ func (c *Conn) established(now time.Time) {
 	c.session = c.cfg.NewSession(c.peerVersion, c.maxPlaintext(0))
 	c.lastRecv = now
 	c.lastAckRequest = now
+	c.stats.start(now)
 	c.setState(now, StateConnected)
 }
 

@@ -67,6 +67,7 @@ func (c *Conn) Service(now time.Time) {
 		if c.state != StateConnected && c.state != StateLinger {
 			return
 		}
+		c.statsDue(now)
 		c.sendPackets(now)
 		if c.state == StateLinger && c.session.ReliableDone() {
 			c.setState(now, StateFinWait)
@@ -114,19 +115,14 @@ func (c *Conn) serviceLiveness(now time.Time) {
 func (c *Conn) sendPackets(now time.Time) {
 	for range maxPacketsPerService {
 		flags := c.keepaliveDue
-		force := flags != 0
+		force := flags != 0 || c.stats.pending != nil
 		if flags == 0 && !now.Before(c.lastAckRequest.Add(tracerPingInterval)) {
 			// A tracer ping: ask for an ack on an ordinary packet now and
 			// then, so the round-trip estimate stays fresh.
 			flags = wire.StatsAckRequestE2E
 		}
-		var stats [2]byte
-		var statsBlob []byte
-		if flags != 0 {
-			// UDPStats{flags}: field 3, varint.
-			stats = [2]byte{0x18, byte(flags)}
-			statsBlob = stats[:]
-		}
+		var scratch [2]byte
+		statsBlob := c.statsBlob(flags, &scratch)
 		h := wire.DataHeader{ToConnID: c.remoteID, PacketNumber: uint16(c.nextPktNum), Stats: statsBlob}
 		hdrLen := h.Len()
 		maxPlain := c.maxPlaintext(hdrLen - wire.DataHeaderLen)
@@ -141,8 +137,9 @@ func (c *Conn) sendPackets(now time.Time) {
 		c.queue(b)
 		c.nextPktNum++
 		c.keepaliveDue = 0
-		if flags != 0 {
+		if statsBlob != nil {
 			c.lastAckRequest = now
+			c.stats.pending = nil
 		}
 	}
 }
@@ -177,6 +174,8 @@ func (c *Conn) NextDeadline(now time.Time) time.Time {
 			earliest(c.lastRecv.Add(KeepAliveInterval))
 		}
 		earliest(c.session.NextDeadline(now))
+		earliest(c.stats.nextInstant)
+		earliest(c.stats.nextLifetime)
 	case StateFinWait:
 		earliest(c.finWaitUntil)
 	}
