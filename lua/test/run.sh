@@ -144,6 +144,20 @@ interop() {
 	return 0
 }
 
+# The module must take the Lua API from the interpreter, not link liblua.
+for so in build/lua5.1/luasteam.so build/lua5.4/luasteam.so; do
+	[ -f "$so" ] || continue
+	if command -v readelf >/dev/null 2>&1; then
+		if readelf -d "$so" | grep NEEDED | grep -qi lua; then
+			readelf -d "$so" | grep NEEDED; report "$so does not link liblua" 1
+		elif ! nm -D --undefined-only "$so" | grep -q ' lua_pushlstring$'; then
+			echo "no undefined lua_* symbols in $so"; report "$so takes the Lua API from the interpreter" 1
+		else
+			report "$so takes the Lua API from the interpreter (no liblua dependency)" 0
+		fi
+	fi
+done
+
 port=27100
 for lua in lua5.1 luajit lua5.4; do
 	if ! command -v "$lua" >/dev/null 2>&1; then
