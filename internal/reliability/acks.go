@@ -161,7 +161,9 @@ func (s *Session) appendAck(dst []byte, now time.Time, limit int) []byte {
 	case s.gaps[n].okToNack.After(now):
 		s.ackDue = s.gaps[n].okToNack
 	default:
-		s.ackDue = now // ran out of room; report the rest in the next packet
+		// Ran out of room: report the rest soon, without turning every
+		// call into another ack-only packet.
+		s.ackDue = now.Add(nackFlush)
 	}
 	return dst
 }
