@@ -111,5 +111,5 @@ func (c *Conn) onNoConnection(now time.Time, m *pb.NoConnection) {
 		c.Stats.Dropped++
 		return
 	}
-	c.closedByPeer(now, ReasonMiscPeerSentNoConnection, "The remote host sent NoConnection")
+	c.closedByPeer(now, ReasonMiscPeerSentNoConnection, "Received unexpected 'no connection' from peer")
 }

@@ -3,6 +3,7 @@ package conn
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -400,8 +401,9 @@ func TestLurchEndsConnection(t *testing.T) {
 	h.client.Send(h.now, 0, []byte("far"), true, true)
 	h.advance(0)
 	h.pump()
-	if h.server.State() != StateProblemDetectedLocally || h.server.EndReason() != ReasonMiscGeneric {
-		t.Errorf("server state %d reason %d", h.server.State(), h.server.EndReason())
+	if h.server.State() != StateProblemDetectedLocally || h.server.EndReason() != ReasonMiscGeneric ||
+		!strings.HasPrefix(h.server.EndDebug(), "Pkt number lurch by ") {
+		t.Errorf("server state %d reason %d %q", h.server.State(), h.server.EndReason(), h.server.EndDebug())
 	}
 }
 

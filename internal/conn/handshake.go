@@ -65,7 +65,8 @@ func (c *Conn) onChallengeReply(now time.Time, m *pb.ChallengeReply) {
 		return
 	}
 	if m.GetProtocolVersion() < cert.MinProtocolVersion {
-		c.problem(now, ReasonMiscGeneric, "Peer is using an old protocol version")
+		// GNS's text, spelling included.
+		c.problem(now, ReasonMiscGeneric, "Peer is running old software and needs to be udpated")
 		return
 	}
 	if m.YourTimestamp != nil {

@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mistnet/mist/internal/crypto"
@@ -144,7 +145,8 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 		return
 	}
 	if err := c.window.CheckLurch(full); err != nil {
-		c.problem(now, ReasonMiscGeneric, "Packet number lurch")
+		max := c.window.Max()
+		c.problem(now, ReasonMiscGeneric, fmt.Sprintf("Pkt number lurch by %d; %04x->%04x", full-max, uint16(max), h.PacketNumber))
 		return
 	}
 	c.noteAlive(now)
