@@ -3,7 +3,8 @@ package mist
 import (
 	"math"
 	"strconv"
-	"sync"
+
+	"github.com/mistnet/mist/internal/config"
 )
 
 // ConfigOption is a configuration option ID (ESteamNetworkingConfigValue).
@@ -199,310 +200,99 @@ func (v ConfigValue) String() string {
 	return name + "=" + v.Str()
 }
 
-// optionScope tells where an option may be set.
-type optionScope uint8
-
-const (
-	optConnection optionScope = iota // global, interface, listen socket or connection
-	optGlobal                        // global only
-)
-
-type optionInfo struct {
-	name     string
-	typ      ConfigDataType
-	scope    optionScope
-	def      ConfigValue
-	min, max float64
-	readOnly bool
+// toValue converts a public value to the configuration table's form.
+func toValue(v ConfigValue) config.Value {
+	return config.Value{Type: config.DataType(v.Type), Int: v.i, Float: v.f, Str: v.s, Ptr: v.p}
 }
 
-func intOpt(name string, scope optionScope, def, lo, hi int64) optionInfo {
-	return optionInfo{name: name, typ: ConfigInt32, scope: scope, def: ConfigValue{Type: ConfigInt32, i: def}, min: float64(lo), max: float64(hi)}
+func fromValue(opt ConfigOption, v config.Value) ConfigValue {
+	return ConfigValue{Option: opt, Type: ConfigDataType(v.Type), i: v.Int, f: v.Float, s: v.Str, p: v.Ptr}
 }
-
-func floatOpt(name string, def, lo, hi float32) optionInfo {
-	return optionInfo{name: name, typ: ConfigFloat, scope: optGlobal, def: ConfigValue{Type: ConfigFloat, f: def}, min: float64(lo), max: float64(hi)}
-}
-
-func strOpt(name string) optionInfo {
-	return optionInfo{name: name, typ: ConfigString, scope: optConnection, def: ConfigValue{Type: ConfigString}}
-}
-
-func ptrOpt(name string, scope optionScope) optionInfo {
-	return optionInfo{name: name, typ: ConfigPtr, scope: scope, def: ConfigValue{Type: ConfigPtr}}
-}
-
-const maxInt32 = math.MaxInt32
-
-// options is GNS's option table: names, types, defaults and ranges.
-var options = map[ConfigOption]optionInfo{
-	OptFakePacketLossSend:                floatOpt("FakePacketLoss_Send", 0, 0, 100),
-	OptFakePacketLossRecv:                floatOpt("FakePacketLoss_Recv", 0, 0, 100),
-	OptFakePacketLagSend:                 intOpt("FakePacketLag_Send", optGlobal, 0, 0, 5000),
-	OptFakePacketLagRecv:                 intOpt("FakePacketLag_Recv", optGlobal, 0, 0, 5000),
-	OptFakePacketReorderSend:             floatOpt("FakePacketReorder_Send", 0, 0, 100),
-	OptFakePacketReorderRecv:             floatOpt("FakePacketReorder_Recv", 0, 0, 100),
-	OptFakePacketReorderTime:             intOpt("FakePacketReorder_Time", optGlobal, 15, 0, 5000),
-	OptFakePacketDupSend:                 floatOpt("FakePacketDup_Send", 0, 0, 100),
-	OptFakePacketDupRecv:                 floatOpt("FakePacketDup_Recv", 0, 0, 100),
-	OptFakePacketDupTimeMax:              intOpt("FakePacketDup_TimeMax", optGlobal, 10, 0, 5000),
-	OptFakePacketJitterSendAvg:           floatOpt("FakePacketJitter_Send_Avg", 0, 0, 2000),
-	OptFakePacketJitterSendMax:           floatOpt("FakePacketJitter_Send_Max", 100, 0, 5000),
-	OptFakePacketJitterSendPct:           floatOpt("FakePacketJitter_Send_Pct", 75, 0, 100),
-	OptFakePacketJitterRecvAvg:           floatOpt("FakePacketJitter_Recv_Avg", 0, 0, 2000),
-	OptFakePacketJitterRecvMax:           floatOpt("FakePacketJitter_Recv_Max", 100, 0, 5000),
-	OptFakePacketJitterRecvPct:           floatOpt("FakePacketJitter_Recv_Pct", 75, 0, 100),
-	OptPacketTraceMaxBytes:               intOpt("PacketTraceMaxBytes", optGlobal, -1, -1, 99999),
-	OptFakeRateLimitSendRate:             intOpt("FakeRateLimit_Send_Rate", optGlobal, 0, 0, 1<<30),
-	OptFakeRateLimitSendBurst:            intOpt("FakeRateLimit_Send_Burst", optGlobal, 16384, 0, 1<<20),
-	OptFakeRateLimitRecvRate:             intOpt("FakeRateLimit_Recv_Rate", optGlobal, 0, 0, 1<<30),
-	OptFakeRateLimitRecvBurst:            intOpt("FakeRateLimit_Recv_Burst", optGlobal, 16384, 0, 1<<20),
-	OptOutOfOrderCorrectionWindow:        intOpt("OutOfOrderCorrectionWindowMicroseconds", optGlobal, 1000, 0, 50000),
-	OptLogLevelSDRRelayPings:             intOpt("LogLevel_SDRRelayPings", optGlobal, 4, 2, 8),
-	OptTimeoutInitial:                    intOpt("TimeoutInitial", optConnection, 10000, 0, maxInt32),
-	OptTimeoutConnected:                  intOpt("TimeoutConnected", optConnection, 10000, 0, maxInt32),
-	OptSendBufferSize:                    intOpt("SendBufferSize", optConnection, 524288, 4096, 0x10000000),
-	OptRecvBufferSize:                    intOpt("RecvBufferSize", optConnection, 1048576, 4096, 0x10000000),
-	OptRecvBufferMessages:                intOpt("RecvBufferMessages", optConnection, 1000, 2, 0x10000000),
-	OptRecvMaxMessageSize:                intOpt("RecvMaxMessageSize", optConnection, 524288, 64, 0x10000000),
-	OptRecvMaxSegmentsPerPacket:          intOpt("RecvMaxSegmentsPerPacket", optConnection, 1300, 1, 1300),
-	OptConnectionUserData:                {name: "ConnectionUserData", typ: ConfigInt64, def: ConfigValue{Type: ConfigInt64, i: -1}, min: math.MinInt64, max: math.MaxInt64},
-	OptSendRateMin:                       intOpt("SendRateMin", optConnection, 262144, 1024, 0x10000000),
-	OptSendRateMax:                       intOpt("SendRateMax", optConnection, 262144, 1024, 0x10000000),
-	OptNagleTime:                         intOpt("NagleTime", optConnection, 5000, 0, 20000),
-	OptIPAllowWithoutAuth:                intOpt("IP_AllowWithoutAuth", optConnection, 2, 0, 2),
-	OptIPLocalHostAllowWithoutAuth:       intOpt("IPLocalHost_AllowWithoutAuth", optConnection, 2, 0, 2),
-	OptMTUPacketSize:                     intOpt("MTU_PacketSize", optConnection, 1300, 200, 1300),
-	OptMTUDataSize:                       {name: "MTU_DataSize", typ: ConfigInt32, def: ConfigValue{Type: ConfigInt32, i: 1200}, min: 0, max: 1300, readOnly: true},
-	OptUnencrypted:                       intOpt("Unencrypted", optConnection, 0, 0, 3),
-	OptSymmetricConnect:                  intOpt("SymmetricConnect", optConnection, 0, 0, 1),
-	OptLocalVirtualPort:                  intOpt("LocalVirtualPort", optConnection, -1, -1, maxInt32),
-	OptDualWifiEnable:                    intOpt("DualWifi_Enable", optConnection, 1, 0, 2),
-	OptEnableDiagnosticsUI:               intOpt("EnableDiagnosticsUI", optConnection, 1, 0, 1),
-	OptSendTimeSincePreviousPacket:       intOpt("SendTimeSincePreviousPacket", optConnection, -1, -1, 1),
-	OptLogLevelAckRTT:                    intOpt("LogLevel_AckRTT", optConnection, 4, 2, 8),
-	OptLogLevelPacketDecode:              intOpt("LogLevel_PacketDecode", optConnection, 4, 2, 8),
-	OptLogLevelMessage:                   intOpt("LogLevel_Message", optConnection, 4, 2, 8),
-	OptLogLevelPacketGaps:                intOpt("LogLevel_PacketGaps", optConnection, 4, 2, 8),
-	OptLogLevelP2PRendezvous:             intOpt("LogLevel_P2PRendezvous", optConnection, 4, 2, 8),
-	OptP2PSTUNServerList:                 strOpt("P2P_STUN_ServerList"),
-	OptP2PTransportICEEnable:             intOpt("P2P_Transport_ICE_Enable", optConnection, 0x7fffffff, -1, 0x7fffffff),
-	OptP2PTransportICEPenalty:            intOpt("P2P_Transport_ICE_Penalty", optConnection, 0, 0, maxInt32),
-	OptP2PTURNServerList:                 strOpt("P2P_TURN_ServerList"),
-	OptP2PTURNUserList:                   strOpt("P2P_TURN_UserList"),
-	OptP2PTURNPassList:                   strOpt("P2P_TURN_PassList"),
-	OptP2PTransportICEImplementation:     intOpt("P2P_Transport_ICE_Implementation", optConnection, 0, 0, 2),
-	OptCallbackConnectionStatusChanged:   ptrOpt("Callback_ConnectionStatusChanged", optConnection),
-	OptCallbackAuthStatusChanged:         ptrOpt("Callback_AuthStatusChanged", optGlobal),
-	OptCallbackCreateConnectionSignaling: ptrOpt("Callback_CreateConnectionSignaling", optGlobal),
-}
-
-// optionsByName indexes options by their GNS name.
-var optionsByName = func() map[string]ConfigOption {
-	m := make(map[string]ConfigOption, len(options))
-	for id, info := range options {
-		m[info.name] = id
-	}
-	return m
-}()
 
 // ConfigOptionName returns GNS's name for opt ("TimeoutInitial"), or "" if
 // the option is unknown.
-func ConfigOptionName(opt ConfigOption) string { return options[opt].name }
+func ConfigOptionName(opt ConfigOption) string {
+	if o, ok := config.ByID(config.ID(opt)); ok {
+		return o.Name
+	}
+	return ""
+}
 
 // ConfigOptionByName looks an option up by its GNS name.
 func ConfigOptionByName(name string) (ConfigOption, bool) {
-	id, ok := optionsByName[name]
-	return id, ok
+	o, ok := config.ByName(name)
+	if !ok {
+		return OptInvalid, false
+	}
+	return ConfigOption(o.ID), true
 }
 
 // ConfigOptionType returns the data type of opt, or 0 if it is unknown.
-func ConfigOptionType(opt ConfigOption) ConfigDataType { return options[opt].typ }
-
-// convert turns v into the option's own type, clamping into its range.
-// ok is false for conversions GNS refuses.
-func (info optionInfo) convert(v ConfigValue) (ConfigValue, bool) {
-	out := ConfigValue{Option: v.Option, Type: info.typ}
-	switch info.typ {
-	case ConfigInt32, ConfigInt64:
-		var n int64
-		switch v.Type {
-		case ConfigInt32, ConfigInt64:
-			n = v.i
-			if info.typ == ConfigInt32 && (n < math.MinInt32 || n > math.MaxInt32) {
-				return out, false
-			}
-		case ConfigFloat:
-			n = v.Int()
-		case ConfigString:
-			var err error
-			if n, err = strconv.ParseInt(v.s, 10, 64); err != nil {
-				return out, false
-			}
-		default:
-			return out, false
-		}
-		out.i = int64(math.Max(info.min, math.Min(info.max, float64(n))))
-		if info.typ == ConfigInt64 {
-			out.i = n
-		}
-	case ConfigFloat:
-		if v.Type == ConfigPtr {
-			return out, false
-		}
-		if v.Type == ConfigString {
-			if _, err := strconv.ParseFloat(v.s, 32); err != nil {
-				return out, false
-			}
-		}
-		out.f = float32(math.Max(info.min, math.Min(info.max, float64(v.Float()))))
-	case ConfigString:
-		if v.Type == ConfigPtr {
-			return out, false
-		}
-		out.s = v.Str()
-	case ConfigPtr:
-		if v.Type != ConfigPtr {
-			return out, false
-		}
-		out.p = v.p
+func ConfigOptionType(opt ConfigOption) ConfigDataType {
+	if o, ok := config.ByID(config.ID(opt)); ok {
+		return ConfigDataType(o.Type)
 	}
-	return out, true
+	return 0
 }
 
-// configStore holds the values set at one scope; reads fall back to the
-// parent scope and finally to the option's default.
-type configStore struct {
-	mu     *sync.RWMutex // shared by a whole Sockets (and the global store)
-	parent *configStore
-	vals   map[ConfigOption]ConfigValue
-	locked map[ConfigOption]bool
-}
+// configStore is one scope of the configuration tree (internal/config):
+// global, interface, listen socket or connection. Reads inherit from the
+// scopes above.
+type configStore struct{ sc *config.Scope }
 
-func newConfigStore(mu *sync.RWMutex, parent *configStore) *configStore {
-	return &configStore{mu: mu, parent: parent}
+// child makes a scope of the given kind below c.
+func (c *configStore) child(kind config.ScopeKind) *configStore {
+	sc, err := c.sc.NewChild(kind)
+	if err != nil {
+		panic("mist: bad config scope nesting: " + err.Error()) // a programming error
+	}
+	return &configStore{sc: sc}
 }
 
 // get returns the effective value of opt and whether it was set here.
 func (c *configStore) get(opt ConfigOption) (ConfigValue, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.getLocked(opt)
+	v, r := c.sc.Get(config.ID(opt))
+	return fromValue(opt, v), r == config.OK
 }
 
-func (c *configStore) getLocked(opt ConfigOption) (ConfigValue, bool) {
-	for s, here := c, true; s != nil; s, here = s.parent, false {
-		if v, ok := s.vals[opt]; ok {
-			return v, here
-		}
-		if s.parent != nil && s.parent.mu != s.mu {
-			v, _ := s.parent.get(opt)
-			return v, false
-		}
-	}
-	d := options[opt].def
-	d.Option = opt
-	return d, false
-}
+func (c *configStore) int(opt ConfigOption) int64 { return c.sc.GetInt(config.ID(opt)) }
 
-func (c *configStore) int(opt ConfigOption) int64 {
-	v, _ := c.get(opt)
-	return v.Int()
-}
-
-// set stores v (already converted); a nil-valued reset is done by unset.
+// set converts, clamps and stores v; false if GNS would refuse it.
 func (c *configStore) set(v ConfigValue) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.locked[v.Option] {
-		return false
-	}
-	if c.vals == nil {
-		c.vals = make(map[ConfigOption]ConfigValue)
-	}
-	c.vals[v.Option] = v
-	return true
+	tv := toValue(v)
+	return c.sc.Set(config.ID(v.Option), &tv) == nil
 }
 
-func (c *configStore) unset(opt ConfigOption) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.locked[opt] {
-		return false
-	}
-	delete(c.vals, opt)
-	return true
-}
+// unset returns opt to inheriting (to its default at global scope).
+func (c *configStore) unset(opt ConfigOption) bool { return c.sc.Set(config.ID(opt), nil) == nil }
 
-// lock freezes the current effective values of opts at this scope.
-func (c *configStore) lock(opts ...ConfigOption) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.locked == nil {
-		c.locked = make(map[ConfigOption]bool)
-	}
-	if c.vals == nil {
-		c.vals = make(map[ConfigOption]ConfigValue)
-	}
-	for _, opt := range opts {
-		v, _ := c.getLocked(opt)
-		c.vals[opt] = v
-		c.locked[opt] = true
-	}
-}
+// lockConnection freezes the values GNS locks once a connection starts.
+func (c *configStore) lockConnection() { c.sc.LockConnection() }
 
 // applyOptions applies creation-time options at a listen-socket or
 // connection scope. Any failure makes creation fail, as in GNS.
 func (c *configStore) applyOptions(opts []ConfigValue) bool {
 	for _, v := range opts {
-		info, ok := options[v.Option]
-		if !ok || info.scope == optGlobal || info.readOnly {
-			return false
-		}
-		cv, ok := info.convert(v)
-		if !ok || !c.set(cv) {
+		if !c.set(v) {
 			return false
 		}
 	}
 	return true
 }
 
-var (
-	globalConfigMu sync.RWMutex
-	globalConfig   = newConfigStore(&globalConfigMu, nil)
-)
+// globalConfig is the process-wide root of the configuration tree.
+var globalConfig = &configStore{sc: config.NewGlobal()}
 
 // SetGlobalConfigValue sets an option at global scope for the whole process.
 // Out-of-range values are clamped; unknown options and impossible type
 // conversions return false.
-func SetGlobalConfigValue(v ConfigValue) bool {
-	info, ok := options[v.Option]
-	if !ok || info.readOnly {
-		return false
-	}
-	cv, ok := info.convert(v)
-	if !ok {
-		return false
-	}
-	return globalConfig.set(cv)
-}
+func SetGlobalConfigValue(v ConfigValue) bool { return globalConfig.set(v) }
 
 // ResetGlobalConfigValue returns a global option to its default.
-func ResetGlobalConfigValue(opt ConfigOption) bool {
-	if _, ok := options[opt]; !ok {
-		return false
-	}
-	return globalConfig.unset(opt)
-}
+func ResetGlobalConfigValue(opt ConfigOption) bool { return globalConfig.unset(opt) }
 
 // GlobalConfigValue reads an option at global scope.
 func GlobalConfigValue(opt ConfigOption) (ConfigValue, GetConfigResult) {
-	if _, ok := options[opt]; !ok {
-		return ConfigValue{}, ConfigBadValue
-	}
-	v, here := globalConfig.get(opt)
-	if here {
-		return v, ConfigOK
-	}
-	return v, ConfigOKInherited
+	v, r := globalConfig.sc.Get(config.ID(opt))
+	return fromValue(opt, v), GetConfigResult(r)
 }

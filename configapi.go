@@ -1,5 +1,7 @@
 package mist
 
+import "github.com/mistnet/mist/internal/config"
+
 // scopeStore finds the store of a scope object. Called with s.mu held.
 func (s *Sockets) scopeStore(scope ConfigScope, obj uint32) *configStore {
 	switch scope {
@@ -25,22 +27,14 @@ func (s *Sockets) scopeStore(scope ConfigScope, obj uint32) *configStore {
 // scope, locked and read-only values, and bad conversions return false.
 // Setting ConnectionUserData on a connection is SetConnectionUserData.
 func (s *Sockets) SetConfigValue(scope ConfigScope, obj uint32, v ConfigValue) bool {
-	info, ok := options[v.Option]
-	if !ok || info.readOnly {
-		return false
-	}
 	if scope == ScopeGlobal {
 		return SetGlobalConfigValue(v)
 	}
-	if info.scope == optGlobal {
-		return false
-	}
-	cv, ok := info.convert(v)
-	if !ok {
-		return false
-	}
 	if scope == ScopeConnection && v.Option == OptConnectionUserData {
-		return s.SetConnectionUserData(Conn(obj), cv.i)
+		if v.Type != ConfigInt32 && v.Type != ConfigInt64 {
+			return false
+		}
+		return s.SetConnectionUserData(Conn(obj), v.i)
 	}
 	s.mu.RLock()
 	st := s.scopeStore(scope, obj)
@@ -48,15 +42,12 @@ func (s *Sockets) SetConfigValue(scope ConfigScope, obj uint32, v ConfigValue) b
 	if st == nil {
 		return false
 	}
-	return st.set(cv)
+	return st.set(v)
 }
 
 // ResetConfigValue clears an option at a scope so that it is inherited
 // again (global scope: back to the default).
 func (s *Sockets) ResetConfigValue(scope ConfigScope, obj uint32, opt ConfigOption) bool {
-	if _, ok := options[opt]; !ok {
-		return false
-	}
 	s.mu.RLock()
 	st := s.scopeStore(scope, obj)
 	s.mu.RUnlock()
@@ -69,7 +60,7 @@ func (s *Sockets) ResetConfigValue(scope ConfigScope, obj uint32, opt ConfigOpti
 // ConfigValue reads the effective value of an option at a scope, and
 // whether it was set there (ConfigOK) or inherited (ConfigOKInherited).
 func (s *Sockets) ConfigValue(scope ConfigScope, obj uint32, opt ConfigOption) (ConfigValue, GetConfigResult) {
-	if _, ok := options[opt]; !ok {
+	if _, ok := config.ByID(config.ID(opt)); !ok {
 		return ConfigValue{}, ConfigBadValue
 	}
 	if scope == ScopeConnection && opt == OptConnectionUserData {
@@ -82,13 +73,6 @@ func (s *Sockets) ConfigValue(scope ConfigScope, obj uint32, opt ConfigOption) (
 	if st == nil {
 		return ConfigValue{}, ConfigBadScopeObj
 	}
-	v, here := st.get(opt)
-	if opt == OptMTUDataSize {
-		mtu, _ := st.get(OptMTUPacketSize)
-		v = Int32Value(opt, int32(mtu.Int()-100))
-	}
-	if here {
-		return v, ConfigOK
-	}
-	return v, ConfigOKInherited
+	v, r := st.sc.Get(config.ID(opt))
+	return fromValue(opt, v), GetConfigResult(r)
 }

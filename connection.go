@@ -1,6 +1,7 @@
 package mist
 
 import (
+	"github.com/mistnet/mist/internal/config"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -63,7 +64,7 @@ type connection struct {
 }
 
 func newConnection(s *Sockets, h Conn, parent *configStore) *connection {
-	c := &connection{s: s, handle: h, cfg: newConfigStore(&s.cfgMu, parent), lanes: 1, accepting: true}
+	c := &connection{s: s, handle: h, cfg: parent.child(config.ConnectionScope), lanes: 1, accepting: true}
 	return c
 }
 

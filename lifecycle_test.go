@@ -112,3 +112,29 @@ func TestCloseStopsGoroutines(t *testing.T) {
 	p.server.Close()
 	waitFor(t, "receive loops to end", func() bool { return receiveLoops() <= before })
 }
+
+// The global fake-network options wrap sockets opened while they are set.
+func TestFakeNetworkOptionsWrapSockets(t *testing.T) {
+	open := func() endpoint.PacketConn {
+		pc, err := endpoint.Listen(netip.MustParseAddrPort("127.0.0.1:0"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := wrapFaults(pc)
+		t.Cleanup(func() { w.Close() })
+		return w
+	}
+	if _, ok := open().(*netsim.Conn); ok {
+		t.Error("wrapped without fake options")
+	}
+	if !SetGlobalConfigValue(FloatValue(OptFakePacketLossSend, 25)) {
+		t.Fatal("set FakePacketLoss_Send")
+	}
+	defer ResetGlobalConfigValue(OptFakePacketLossSend)
+	if _, ok := open().(*netsim.Conn); !ok {
+		t.Error("not wrapped with FakePacketLoss_Send set")
+	}
+	if v, r := GlobalConfigValue(OptFakePacketLossSend); r != ConfigOK || v.Float() != 25 {
+		t.Errorf("global value %v %v", v, r)
+	}
+}

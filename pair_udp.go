@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mistnet/mist/internal/config"
 	"github.com/mistnet/mist/internal/conn"
 )
 
@@ -21,7 +22,7 @@ func (s *Sockets) createLoopbackPair(remote1, remote2 *Identity) (Conn, Conn, bo
 		return 0, 0, false
 	}
 	u := &udpSocket{s: s, pc: pc, done: make(chan struct{}), byAddr: make(map[netip.AddrPort]*udpTransport), listener: l}
-	ls := &listenSocket{cfg: newConfigStore(&s.cfgMu, s.cfg), addr: pc.LocalAddr(), conns: make(map[*connection]struct{}),
+	ls := &listenSocket{cfg: s.cfg.child(config.ListenSocketScope), addr: pc.LocalAddr(), conns: make(map[*connection]struct{}),
 		udp: u, pairAccept: make(chan Conn, 1)}
 	u.listen = ls
 	s.mu.Lock()

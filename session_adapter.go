@@ -146,27 +146,14 @@ func sendResult(err error) Result {
 	return ResultFail
 }
 
-// wrapFaults applies the global FakePacket* options, when any is set, to a
-// new socket.
+// wrapFaults applies the global FakePacket* and FakeRateLimit* options,
+// when any is set, to a new socket.
 func wrapFaults(pc endpoint.PacketConn) endpoint.PacketConn {
-	f := func(opt ConfigOption) float64 { v, _ := globalConfig.get(opt); return float64(v.Float()) }
-	ms := func(opt ConfigOption) time.Duration { return time.Duration(f(opt) * float64(time.Millisecond)) }
-	send := netsim.Faults{
-		LossPct: f(OptFakePacketLossSend), Lag: ms(OptFakePacketLagSend),
-		ReorderPct: f(OptFakePacketReorderSend), ReorderTime: ms(OptFakePacketReorderTime),
-		DupPct: f(OptFakePacketDupSend), DupTimeMax: ms(OptFakePacketDupTimeMax),
-		JitterAvg: ms(OptFakePacketJitterSendAvg), JitterMax: ms(OptFakePacketJitterSendMax), JitterPct: f(OptFakePacketJitterSendPct),
-		RateLimit: int(f(OptFakeRateLimitSendRate)), RateBurst: int(f(OptFakeRateLimitSendBurst)),
-	}
-	recv := netsim.Faults{
-		LossPct: f(OptFakePacketLossRecv), Lag: ms(OptFakePacketLagRecv),
-		ReorderPct: f(OptFakePacketReorderRecv), ReorderTime: ms(OptFakePacketReorderTime),
-		DupPct: f(OptFakePacketDupRecv), DupTimeMax: ms(OptFakePacketDupTimeMax),
-		JitterAvg: ms(OptFakePacketJitterRecvAvg), JitterMax: ms(OptFakePacketJitterRecvMax), JitterPct: f(OptFakePacketJitterRecvPct),
-		RateLimit: int(f(OptFakeRateLimitRecvRate)), RateBurst: int(f(OptFakeRateLimitRecvBurst)),
-	}
-	active := func(x netsim.Faults) bool {
-		return x.LossPct > 0 || x.Lag > 0 || x.ReorderPct > 0 || x.DupPct > 0 || x.JitterAvg > 0 || x.RateLimit > 0
+	send, recv := netsim.FromConfig(globalConfig.sc.Fake())
+	// Inactive options still carry their defaults (jitter maximum, reorder
+	// time...): only the switches matter.
+	active := func(f netsim.Faults) bool {
+		return f.LossPct > 0 || f.Lag > 0 || f.ReorderPct > 0 || f.DupPct > 0 || f.JitterAvg > 0 || f.RateLimit > 0
 	}
 	if !active(send) && !active(recv) {
 		return pc

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/cert"
+	"github.com/mistnet/mist/internal/config"
 	"github.com/mistnet/mist/internal/endpoint"
 )
 
@@ -51,7 +52,6 @@ const certLifetime = 365 * 24 * time.Hour
 // with any of them held.
 type Sockets struct {
 	identity Identity
-	cfgMu    sync.RWMutex
 	cfg      *configStore // interface scope
 
 	mu       sync.RWMutex
@@ -105,7 +105,7 @@ func New(cfg Config) (*Sockets, error) {
 		now:         time.Now,
 		ready:       make(chan struct{}, 1),
 	}
-	s.cfg = newConfigStore(&s.cfgMu, globalConfig)
+	s.cfg = globalConfig.child(config.InterfaceScope)
 	if !s.identity.IsValid() {
 		s.identity = randomSteamID()
 	}

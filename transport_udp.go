@@ -225,7 +225,7 @@ func (t *udpTransport) accept(now time.Time) Result {
 		}
 		return ResultInvalidState
 	}
-	t.c.cfg.lock(OptIPAllowWithoutAuth, OptIPLocalHostAllowWithoutAuth, OptUnencrypted, OptSymmetricConnect)
+	t.c.cfg.lockConnection()
 	t.kick(now)
 	return ResultOK
 }

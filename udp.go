@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mistnet/mist/internal/config"
 	"github.com/mistnet/mist/internal/conn"
 	"github.com/mistnet/mist/internal/endpoint"
 )
@@ -151,7 +152,7 @@ func (s *Sockets) createListenSocketIP(addr netip.AddrPort, opts []ConfigValue) 
 	if addr.Port() == 0 {
 		return InvalidListenSocket, errors.New("mist: must specify local port")
 	}
-	cfg := newConfigStore(&s.cfgMu, s.cfg)
+	cfg := s.cfg.child(config.ListenSocketScope)
 	if !cfg.applyOptions(opts) {
 		return InvalidListenSocket, errors.New("mist: bad option")
 	}
@@ -313,7 +314,7 @@ func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool)
 	if !c.cfg.applyOptions(opts) {
 		return fail(errors.New("mist: bad option"))
 	}
-	c.cfg.lock(OptIPAllowWithoutAuth, OptIPLocalHostAllowWithoutAuth, OptUnencrypted, OptSymmetricConnect)
+	c.cfg.lockConnection()
 	c.remoteAddr = addr
 	c.userData = c.cfg.int(OptConnectionUserData)
 	pc, err := s.dialPacket(addr)
