@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/mistnet/mist/internal/identity"
 )
 
 // IdentityType is the kind of a [Identity] (ESteamNetworkingIdentityType).
@@ -99,54 +101,14 @@ func (id Identity) String() string {
 	return "invalid"
 }
 
-// ParseIdentity parses the string form produced by [Identity.String].
+// ParseIdentity parses the string form produced by [Identity.String], with
+// GNS's rules.
 func ParseIdentity(s string) (Identity, bool) {
-	prefix, rest, ok := strings.Cut(s, ":")
-	if !ok || len(s) >= 128 {
+	in, err := identity.Parse(s)
+	if err != nil {
 		return Identity{}, false
 	}
-	switch prefix {
-	case "steamid":
-		n, err := strconv.ParseUint(rest, 10, 64)
-		if err != nil || !validSteamID(n) {
-			return Identity{}, false
-		}
-		return SteamIDIdentity(n), true
-	case "psn":
-		n, err := strconv.ParseUint(rest, 10, 64)
-		if err != nil {
-			return Identity{}, false
-		}
-		return Identity{typ: IdentitySonyPSN, num: n}, true
-	case "ip":
-		a, ok := ParseIPAddr(rest)
-		if !ok {
-			return Identity{}, false
-		}
-		return IPIdentity(a), true
-	case "str":
-		return GenericStringIdentity(rest)
-	case "gen":
-		b, err := hex.DecodeString(rest)
-		if err != nil || len(b) == 0 || len(b) > 32 {
-			return Identity{}, false
-		}
-		return Identity{typ: IdentityGenericBytes, str: string(b)}, true
-	case "xboxpwid":
-		if rest == "" || len(rest) > 32 {
-			return Identity{}, false
-		}
-		return Identity{typ: IdentityXboxPairwiseID, str: rest}, true
-	}
-	if len(prefix) == 0 || len(prefix) > 16 {
-		return Identity{}, false
-	}
-	for _, c := range []byte(prefix) {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return Identity{}, false
-		}
-	}
-	return Identity{typ: IdentityUnknownType, str: s}, true
+	return fromInternalIdentity(in), true
 }
 
 // validSteamID applies the checks CSteamID does: a known universe and
@@ -174,48 +136,16 @@ func normalizeAddrPort(a netip.AddrPort) netip.AddrPort {
 // FormatIPAddr formats an address the way SteamNetworkingIPAddr::ToString
 // does: the port is printed only when non-zero, IPv6 in brackets with a port.
 func FormatIPAddr(a netip.AddrPort) string {
-	ip := a.Addr().Unmap()
-	if !ip.IsValid() {
-		ip = netip.IPv6Unspecified()
-	}
-	if a.Port() == 0 {
-		return ip.String()
-	}
-	if ip.Is4() {
-		return ip.String() + ":" + strconv.Itoa(int(a.Port()))
-	}
-	return "[" + ip.String() + "]:" + strconv.Itoa(int(a.Port()))
+	return identity.IPAddrFrom(a).String()
 }
 
 // ParseIPAddr parses "1.2.3.4", "1.2.3.4:27015", "::1", "[::1]:27015" and
 // the other forms SteamNetworkingIPAddr::ParseString accepts. A missing port
 // is 0. Host names are not resolved.
 func ParseIPAddr(s string) (netip.AddrPort, bool) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return normalizeAddrPort(ap), true
+	a, err := identity.ParseIPAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, false
 	}
-	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
-		return normalizeAddrPort(netip.AddrPortFrom(a, 0)), true
-	}
-	// Dotted IPv4 followed by junk after the colon counts as "no port".
-	if host, _, ok := strings.Cut(s, ":"); ok {
-		if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
-			return netip.AddrPortFrom(a, 0), true
-		}
-	}
-	// After a closing bracket GNS also accepts '#', '.', 'p', 'P' or "port".
-	if strings.HasPrefix(s, "[") {
-		if host, rest, ok := strings.Cut(s[1:], "]"); ok {
-			for _, sep := range []string{"port", "#", ".", "p", "P"} {
-				if p, ok := strings.CutPrefix(rest, sep); ok {
-					a, err1 := netip.ParseAddr(host)
-					n, err2 := strconv.ParseUint(p, 10, 16)
-					if err1 == nil && err2 == nil {
-						return normalizeAddrPort(netip.AddrPortFrom(a, uint16(n))), true
-					}
-				}
-			}
-		}
-	}
-	return netip.AddrPort{}, false
+	return a.AddrPort(), true
 }

@@ -1,6 +1,11 @@
 package mist
 
-import "github.com/mistnet/mist/internal/identity"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/mistnet/mist/internal/identity"
+)
 
 // toInternalIdentity converts through the text form, which both sides
 // define identically.
@@ -15,10 +20,33 @@ func toInternalIdentity(id Identity) identity.Identity {
 	return out
 }
 
-func fromInternalIdentity(id identity.Identity) Identity {
-	if !id.IsValid() {
+// fromInternalIdentity converts a wire identity to the public one.
+func fromInternalIdentity(in identity.Identity) Identity {
+	switch in.Type() {
+	case identity.TypeInvalid:
 		return Identity{}
+	case identity.TypeSteamID:
+		id, _ := in.SteamID()
+		return SteamIDIdentity(id)
+	case identity.TypeIPAddress:
+		a, _ := in.IPAddr()
+		return IPIdentity(a.AddrPort())
+	case identity.TypeGenericString:
+		str, _ := in.GenericString()
+		return Identity{typ: IdentityGenericString, str: str}
+	case identity.TypeGenericBytes:
+		b, _ := in.GenericBytes()
+		return Identity{typ: IdentityGenericBytes, str: string(b)}
 	}
-	out, _ := ParseIdentity(id.String())
-	return out
+	// The remaining kinds are kept in their text form ("psn:5",
+	// "xboxpwid:...", unknown "prefix:data").
+	text := in.String()
+	switch prefix, rest, _ := strings.Cut(text, ":"); prefix {
+	case "psn":
+		n, _ := strconv.ParseUint(rest, 10, 64)
+		return Identity{typ: IdentitySonyPSN, num: n}
+	case "xboxpwid":
+		return Identity{typ: IdentityXboxPairwiseID, str: rest}
+	}
+	return Identity{typ: IdentityUnknownType, str: text}
 }
