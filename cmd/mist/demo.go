@@ -93,8 +93,9 @@ func (o demoOptions) check() string {
 }
 
 // drainLimit bounds the wait, after sending stops, for reliable messages
-// still in flight (retransmissions through simulated loss take a few RTOs).
-const drainLimit = 15 * time.Second
+// still in flight (retransmissions through simulated loss take a few RTOs;
+// a busy machine can take much longer).
+const drainLimit = 30 * time.Second
 
 // setGlobal sets a process-wide option and returns how to put it back.
 func setGlobal(v mist.ConfigValue) (restore func(), ok bool) {
@@ -119,6 +120,7 @@ type demoRun struct {
 	serverAddr netip.AddrPort
 	serverEnds map[mist.Conn]*demoEnd
 	problems   []string // connection failures, latest shown in the live view
+	phase      int
 }
 
 func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
@@ -252,27 +254,40 @@ func (d *demoRun) startClient(i int) error {
 	return nil
 }
 
-// loop sends for the configured duration (or until ctx is done), then
-// waits for reliable messages in flight, refreshing the view every second.
-// It reports whether it was interrupted.
+// The phases of a run.
+const (
+	phaseConnecting = iota // waiting for every client to connect
+	phaseSending
+	phaseDraining // waiting for reliable messages in flight
+)
+
+// connectLimit bounds the wait for clients to connect; the library gives up
+// on a connection after TimeoutInitial (10 s) anyway.
+const connectLimit = 15 * time.Second
+
+// loop waits for the clients to connect, sends for the configured duration
+// (or until ctx is done), then waits for reliable messages in flight,
+// refreshing the view every second. It reports whether it was interrupted.
 func (d *demoRun) loop(ctx context.Context, start time.Time, view *liveView) (interrupted bool) {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	viewTick := time.NewTicker(time.Second)
 	defer viewTick.Stop()
 
-	d.traffic.startSending(start)
-	sendUntil := start.Add(d.o.duration)
-	var drainUntil time.Time
-	stopSending := func(now time.Time) {
+	connectUntil := start.Add(connectLimit)
+	var sendUntil, drainUntil time.Time
+	drain := func(now time.Time) {
 		d.traffic.stopSending()
+		d.phase = phaseDraining
 		drainUntil = now.Add(drainLimit)
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			interrupted = true
-			stopSending(time.Now())
+			if d.phase != phaseDraining {
+				drain(time.Now())
+			}
 			ctx = context.Background() // once is enough
 			continue
 		case now := <-viewTick.C:
@@ -286,16 +301,42 @@ func (d *demoRun) loop(ctx context.Context, start time.Time, view *liveView) (in
 			s.RunCallbacks()
 		}
 		d.traffic.step(now)
-		if d.traffic.sending && !now.Before(sendUntil) {
-			stopSending(now)
-		}
-		if !d.traffic.sending && (d.traffic.reliableComplete() || now.After(drainUntil)) {
-			break
+		switch d.phase {
+		case phaseConnecting:
+			if d.clientsSettled() || now.After(connectUntil) {
+				for _, e := range d.traffic.ends {
+					if !e.connected {
+						e.note(fmt.Sprintf("did not connect within %v", connectLimit))
+					}
+				}
+				// The traffic's duration counts from here, so a slow
+				// handshake does not eat into it.
+				d.phase = phaseSending
+				d.traffic.startSending(now)
+				sendUntil = now.Add(d.o.duration)
+			}
+		case phaseSending:
+			if !now.Before(sendUntil) {
+				drain(now)
+			}
+		case phaseDraining:
+			if d.traffic.reliableComplete() || now.After(drainUntil) {
+				d.traffic.refreshStatus()
+				view.draw(time.Since(start), "done", d.traffic.rows())
+				return interrupted
+			}
 		}
 	}
-	d.traffic.refreshStatus()
-	view.draw(time.Since(start), "done", d.traffic.rows())
-	return interrupted
+}
+
+// clientsSettled reports whether every client has connected or failed.
+func (d *demoRun) clientsSettled() bool {
+	for _, e := range d.traffic.ends {
+		if e.stream < serverStreamBase && !e.connected && e.failed == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // title is the live view's first line: the phase and the latest problem.
@@ -309,9 +350,14 @@ func (d *demoRun) title() string {
 		rel += e.relSent
 		unrel += e.unrelSent
 	}
-	s := fmt.Sprintf("sending, %d/%d clients connected, %d reliable and %d unreliable messages so far",
-		up, d.o.clients, rel, unrel)
-	if !d.traffic.sending {
+	var s string
+	switch d.phase {
+	case phaseConnecting:
+		s = fmt.Sprintf("connecting, %d/%d clients connected", up, d.o.clients)
+	case phaseSending:
+		s = fmt.Sprintf("sending, %d/%d clients connected, %d reliable and %d unreliable messages so far",
+			up, d.o.clients, rel, unrel)
+	default:
 		s = "sending stopped, waiting for reliable messages in flight"
 	}
 	if len(d.problems) > 0 {
@@ -379,6 +425,13 @@ func printDemoSummary(w io.Writer, o demoOptions, d *demoTraffic, elapsed time.D
 		fmt.Fprintln(w, "reliable delivery: NOT CHECKED, nothing was sent (did the clients connect?)")
 	case up.reliableOK() && down.reliableOK() && d.corrupt == 0 && d.misrouted == 0:
 		fmt.Fprintf(w, "reliable delivery: OK, all %d reliable messages arrived exactly once, in order, intact\n", relSent)
+	case up.relSkipped+down.relSkipped+up.relBackwards+down.relBackwards+d.corrupt+d.misrouted == 0 &&
+		up.relMissing == up.relInFlight && down.relMissing == down.relInFlight:
+		// Nothing went wrong, but the wait ended before everything arrived.
+		failed = true
+		fmt.Fprintf(w, "reliable delivery: INCOMPLETE, %d messages still in flight when the wait ended; none lost, duplicated, reordered or damaged so far\n",
+			up.relMissing+down.relMissing)
+		fmt.Fprintf(w, "  %s\n", strings.Join(append(up.problems, down.problems...), "\n  "))
 	default:
 		failed = true
 		fmt.Fprintf(w, "reliable delivery: FAILED, %d missing, %d duplicated or out of order, %d skipped over, %d corrupt, %d misrouted\n",

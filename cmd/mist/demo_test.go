@@ -32,7 +32,9 @@ func checkGoroutines(t *testing.T) func() {
 func TestDemoShortRun(t *testing.T) {
 	defer checkGoroutines(t)()
 	var out, errOut syncBuffer
-	code := runDemo(context.Background(), []string{"--duration", "3s"}, &out, &errOut)
+	// Moderate rates: the check is about delivery, not about how much a
+	// busy test machine can push.
+	code := runDemo(context.Background(), []string{"--duration", "3s", "--reliable-rate", "25", "--unreliable-rate", "15"}, &out, &errOut)
 	s := out.String()
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, s, errOut.String())

@@ -280,6 +280,7 @@ func (d *demoTraffic) rows() []connRow {
 type demoTotals struct {
 	relSent, relReceived, relMissing, relSkipped, relBackwards uint64
 	relBytes                                                   uint64
+	relInFlight                                                uint64 // of relMissing, still held by a working sender
 	unrelSent, unrelReceived, unrelDuplicates, unrelReordered  uint64
 	unrelBytes                                                 uint64
 	retransmits                                                int64 // -1 unknown
@@ -314,13 +315,19 @@ func (d *demoTraffic) totals(include func(*demoEnd) bool) demoTotals {
 			}
 			if rt.next < e.relSent {
 				t.relMissing += e.relSent - rt.next
+				if e.stillSending() {
+					t.relInFlight += e.relSent - rt.next
+				}
 			}
 			if !rt.ok(e.relSent) && rt.firstError == "" {
-				t.problems = append(t.problems, fmt.Sprintf("%s: %d of %d reliable messages arrived", e.label, rt.received, e.relSent))
+				t.problems = append(t.problems, fmt.Sprintf("%s: %d of %d reliable messages arrived%s", e.label, rt.received, e.relSent, e.inFlightNote()))
 			}
 		} else if e.relSent > 0 {
 			t.relMissing += e.relSent
-			t.problems = append(t.problems, fmt.Sprintf("%s: none of %d reliable messages arrived", e.label, e.relSent))
+			if e.stillSending() {
+				t.relInFlight += e.relSent
+			}
+			t.problems = append(t.problems, fmt.Sprintf("%s: none of %d reliable messages arrived%s", e.label, e.relSent, e.inFlightNote()))
 		}
 		if ut := d.unreliable[e.stream]; ut != nil {
 			t.unrelReceived += ut.received
@@ -333,6 +340,21 @@ func (d *demoTraffic) totals(include func(*demoEnd) bool) demoTotals {
 	}
 	sort.Strings(t.problems)
 	return t
+}
+
+// stillSending reports whether the end's connection works and, at the last
+// status, still held reliable data: messages it sent that have not arrived
+// may be late rather than lost.
+func (e *demoEnd) stillSending() bool {
+	return e.failed == "" && e.haveStatus && e.lastStatus.PendingReliable+e.lastStatus.SentUnackedReliable > 0
+}
+
+func (e *demoEnd) inFlightNote() string {
+	if !e.stillSending() {
+		return ""
+	}
+	return fmt.Sprintf(" (the sender still had %d bytes queued and %d unacknowledged)",
+		e.lastStatus.PendingReliable, e.lastStatus.SentUnackedReliable)
 }
 
 // reliableOK reports whether every reliable message of these totals arrived

@@ -137,3 +137,30 @@ func TestDemoSummaryNothingSent(t *testing.T) {
 		}
 	}
 }
+
+// Messages a working sender still holds when the wait ends are reported as
+// in flight, not as lost; the run still fails.
+func TestDemoSummaryInFlight(t *testing.T) {
+	_, d := pairTraffic(t, 1, 500*time.Millisecond)
+	client := d.ends[0]
+	client.relSent += 3 // "sent", not delivered yet
+	client.haveStatus = true
+	client.lastStatus.PendingReliable = 2000
+	var out bytes.Buffer
+	if code := printDemoSummary(&out, demoOptions{}, d, time.Second, false); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out.String())
+	}
+	for _, want := range []string{"reliable delivery: INCOMPLETE, 3 messages still in flight", "the sender still had 2000 bytes queued"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// Without data left at the sender, the same shortfall is a loss.
+	client.lastStatus.PendingReliable = 0
+	out.Reset()
+	printDemoSummary(&out, demoOptions{}, d, time.Second, false)
+	if !strings.Contains(out.String(), "reliable delivery: FAILED, 3 missing") {
+		t.Errorf("shortfall without data in flight not reported as missing:\n%s", out.String())
+	}
+}
