@@ -305,7 +305,7 @@ func (d *demoRun) loop(ctx context.Context, start time.Time, view *liveView) (in
 		case phaseConnecting:
 			if d.clientsSettled() || now.After(connectUntil) {
 				for _, e := range d.traffic.ends {
-					if !e.connected {
+					if e.stream < serverStreamBase && !e.connected {
 						e.note(fmt.Sprintf("did not connect within %v", connectLimit))
 					}
 				}

@@ -88,9 +88,9 @@ func TestDemoInterrupted(t *testing.T) {
 	ctx, interrupt := context.WithTimeout(context.Background(), waitLimit)
 	defer interrupt()
 	var out syncBuffer
-	// Interrupt once the live view shows the client connected.
+	// Interrupt once the live view shows traffic.
 	stdout := writerFunc(func(b []byte) (int, error) {
-		if strings.Contains(string(b), "1/1 clients connected") {
+		if strings.Contains(string(b), "sending, 1/1 clients connected") {
 			interrupt()
 		}
 		return out.Write(b)
