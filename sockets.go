@@ -57,8 +57,8 @@ type Sockets struct {
 	mu       sync.RWMutex
 	closed   bool
 	conns    map[Conn]*connection
-	lowIDs   map[uint16]bool // low halves of live and recently freed connection ids
-	freedIDs []uint16        // FIFO of recently freed low halves
+	usedIDs  map[Conn]struct{} // live and recently freed connection ids
+	freedIDs []Conn            // FIFO of recently freed ids
 	listens  map[ListenSocket]*listenSocket
 	// pairListens are the hidden listen sockets of loopback socket pairs.
 	pairListens []*listenSocket
@@ -95,7 +95,7 @@ func New(cfg Config) (*Sockets, error) {
 	s := &Sockets{
 		identity:    cfg.Identity,
 		conns:       make(map[Conn]*connection),
-		lowIDs:      make(map[uint16]bool),
+		usedIDs:     make(map[Conn]struct{}),
 		listens:     make(map[ListenSocket]*listenSocket),
 		groups:      make(map[PollGroup]*pollGroup),
 		live:        make(map[*udpTransport]struct{}),
@@ -241,7 +241,9 @@ func (s *Sockets) CreateListenSocketP2P(virtualPort int, opts ...ConfigValue) (L
 var ErrP2PUnavailable = errors.New("mist: P2P not available")
 
 // allocConnID returns a fresh random connection id whose 16-bit halves are
-// both non-zero and whose low half is unused. Called with s.mu held.
+// both non-zero (as GNS requires on the wire) and which is neither live nor
+// recently freed. Connections are looked up by the whole 32-bit id, so
+// unlike GNS the low halves need not be distinct. Called with s.mu held.
 func (s *Sockets) allocConnID() (Conn, bool) {
 	if len(s.conns) >= maxConnections {
 		return 0, false
@@ -249,23 +251,29 @@ func (s *Sockets) allocConnID() (Conn, bool) {
 	var b [4]byte
 	for {
 		rand.Read(b[:])
-		id := binary.LittleEndian.Uint32(b[:])
-		lo, hi := uint16(id), uint16(id>>16)
-		if lo == 0 || hi == 0 || s.lowIDs[lo] {
+		id := Conn(binary.LittleEndian.Uint32(b[:]))
+		if uint16(id) == 0 || id>>16 == 0 {
 			continue
 		}
-		s.lowIDs[lo] = true
-		return Conn(id), true
+		if _, used := s.usedIDs[id]; used {
+			continue
+		}
+		s.usedIDs[id] = struct{}{}
+		return id, true
 	}
 }
 
-// freeConnID keeps the low half reserved for a while so late packets for
-// the old connection are not taken for a new one. Called with s.mu held.
+// freeConnID keeps the id reserved for a while so late packets for the old
+// connection are not taken for a new one. Called with s.mu held.
 func (s *Sockets) freeConnID(h Conn) {
 	const recentlyFreed = 1024
-	s.freedIDs = append(s.freedIDs, uint16(h))
+	s.freedIDs = append(s.freedIDs, h)
 	if len(s.freedIDs) > recentlyFreed {
-		delete(s.lowIDs, s.freedIDs[0])
+		delete(s.usedIDs, s.freedIDs[0])
 		s.freedIDs = s.freedIDs[1:]
 	}
 }
+
+// unreserveConnID returns an id that never reached the wire. Called with
+// s.mu held.
+func (s *Sockets) unreserveConnID(h Conn) { delete(s.usedIDs, h) }

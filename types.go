@@ -28,8 +28,10 @@ const (
 	MaxConnectionNameLen = 31
 	// MaxEndDebugLen is the longest end-reason debug text kept, in bytes.
 	MaxEndDebugLen = 127
-	// maxConnections is how many connections one process may hold.
-	maxConnections = 0x1fff
+	// maxConnections is how many connections one Sockets may hold. GNS
+	// stops at 0x1fff because it finds connections by the id's low 16 bits;
+	// lookups here use the whole 32-bit id, so the cap only bounds memory.
+	maxConnections = 1 << 20
 )
 
 // ConnState is the API-visible state of a connection

@@ -249,7 +249,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	cfg := s.connConfig(c, t, from, e)
 	cc, err := conn.NewServer(now, &cfg, req, id)
 	if err != nil {
-		delete(s.lowIDs, uint16(h))
+		s.unreserveConnID(h)
 		s.mu.Unlock()
 		return
 	}
@@ -306,7 +306,7 @@ func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool)
 	}
 	fail := func(err error) (Conn, error) {
 		s.mu.Lock()
-		delete(s.lowIDs, uint16(h))
+		s.unreserveConnID(h)
 		s.mu.Unlock()
 		return InvalidConn, err
 	}
