@@ -264,6 +264,7 @@ func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneSta
 	if p, ok := t.cc.Ping(); ok {
 		st.Ping = int(p.Milliseconds())
 	}
+	st.QualityLocal, st.QualityRemote, st.MaxJitter = t.cc.Quality(now)
 	// Traffic rates over the time since the previous call.
 	cur := t.cc.Stats
 	if !t.rateAt.IsZero() {

@@ -157,6 +157,7 @@ type Conn struct {
 	keepaliveDue   uint32 // stats flags the next packet must carry
 	lastAckRequest time.Time
 	stats          statsState
+	quality        quality
 	ping           time.Duration
 	havePing       bool
 

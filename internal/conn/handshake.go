@@ -290,6 +290,7 @@ func (c *Conn) established(now time.Time) {
 	c.lastRecv = now
 	c.lastAckRequest = now
 	c.stats.start(now)
+	c.quality.init(now)
 	c.setState(now, StateConnected)
 }
 

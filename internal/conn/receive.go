@@ -134,6 +134,9 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 	if err != nil {
 		if errors.Is(err, crypto.ErrDuplicate) {
 			c.Stats.Duplicates++
+			c.quality.onDuplicate(now, false)
+		} else if errors.Is(err, crypto.ErrTooOld) {
+			c.quality.onDuplicate(now, true)
 		}
 		c.Stats.Dropped++
 		return
@@ -159,7 +162,21 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 		return
 	}
 	c.window.MarkReceived(full)
+	sincePrev, haveSincePrev := h.TimeSincePrevious()
+	c.quality.onPacket(now, int64(full), sincePrev, haveSincePrev)
+	if h.Stats != nil && !flagsOnly(h.Stats) {
+		if m, err := wire.ParseStats(h.Stats); err == nil {
+			c.quality.onReport(m.GetStats().GetInstantaneous())
+		}
+	}
 	if ackFlags&(wire.StatsAckRequestE2E|wire.StatsAckRequestImmediate) != 0 {
 		c.session.NoteAckRequest(now, int64(full), ackFlags&wire.StatsAckRequestImmediate != 0)
 	}
+}
+
+// flagsOnly reports whether an inline stats blob holds nothing but its
+// flags field (field 3, a varint of at most 5 bytes), the common case not
+// worth a protobuf decode.
+func flagsOnly(blob []byte) bool {
+	return len(blob) <= 6 && blob[0] == 0x18
 }

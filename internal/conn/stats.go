@@ -49,6 +49,15 @@ func (c *Conn) statsDue(now time.Time) {
 		if c.havePing {
 			q.Instantaneous.PingMs = proto.Uint32(uint32(c.ping.Milliseconds()))
 		}
+		c.quality.roll(now)
+		if c.quality.droppedPct >= 0 {
+			q.Instantaneous.PacketsDroppedPct = proto.Uint32(uint32(c.quality.droppedPct))
+			q.Instantaneous.PacketsWeirdSequencePct = proto.Uint32(uint32(c.quality.weirdPct))
+		}
+		if j := c.quality.reportJitter; j >= 0 {
+			q.Instantaneous.PeakJitterUsec = proto.Uint32(uint32(min(j.Microseconds(), 1<<31)))
+			c.quality.reportJitter = -1
+		}
 		s.last, s.lastAt = cur, now
 	}
 	if !now.Before(s.nextLifetime) {
