@@ -79,3 +79,55 @@ func TestRealTimeStatusQuality(t *testing.T) {
 		})
 	}
 }
+
+// TestRealTimeStatusJitter checks MaxJitter: unknown unless the peer sends
+// its packet spacing, then the largest deviation, which a jittery link
+// makes large.
+func TestRealTimeStatusJitter(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		send      bool
+		jitterMax time.Duration
+	}{{"not sent", false, 0}, {"smooth", true, 0}, {"jittery", true, 30 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				network := netsim.NewNetwork(netsim.WithSeed(9))
+				client := netip.MustParseAddrPort("10.0.0.2:4000")
+				server := netip.MustParseAddrPort("10.0.0.1:27015")
+				if tc.jitterMax > 0 {
+					network.SetLink(client, server, netsim.Faults{JitterAvg: 10 * time.Millisecond, JitterMax: tc.jitterMax, JitterPct: 50})
+				}
+				listen := func(a netip.AddrPort) (endpoint.PacketConn, error) { return network.Listen(a) }
+				dial := func(netip.AddrPort) (endpoint.PacketConn, error) { return network.Listen(client) }
+				clientOpts := fastOpts
+				if tc.send {
+					clientOpts = append([]ConfigValue{Int32Value(OptSendTimeSincePreviousPacket, 1)}, fastOpts...)
+				}
+				p := newUDPPairWith(t, fastOpts, clientOpts, func(s *Sockets) {
+					s.packetListen, s.packetDial = listen, dial
+				}, server.Addr())
+				p.server.ConnectionRealTimeStatus(p.sconn, nil) // jitter counts from here
+				for range 100 {
+					p.client.SendMessageToConnection(p.cconn, []byte("x"), SendUnreliableNoDelay)
+					time.Sleep(20 * time.Millisecond)
+				}
+				st, _ := p.server.ConnectionRealTimeStatus(p.sconn, nil)
+				t.Logf("max jitter %v", st.MaxJitter)
+				switch {
+				case !tc.send && st.MaxJitter >= 0:
+					t.Errorf("max jitter %v without the sender's spacing, want unknown", st.MaxJitter)
+				case tc.send && tc.jitterMax == 0 && (st.MaxJitter < 0 || st.MaxJitter > time.Millisecond):
+					t.Errorf("max jitter %v on a smooth link", st.MaxJitter)
+				case tc.jitterMax > 0 && st.MaxJitter < 5*time.Millisecond:
+					t.Errorf("max jitter %v on a link adding up to %v", st.MaxJitter, tc.jitterMax)
+				}
+				// Read and reset: nothing arrived since.
+				if st, _ = p.server.ConnectionRealTimeStatus(p.sconn, nil); st.MaxJitter >= 0 {
+					t.Errorf("max jitter %v right after a read, want unknown", st.MaxJitter)
+				}
+				p.client.Close()
+				p.server.Close()
+			})
+		})
+	}
+}

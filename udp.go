@@ -364,6 +364,8 @@ func (s *Sockets) connConfig(c *connection, t *udpTransport, remote netip.AddrPo
 		Remote:           remote,
 		NewSession:       t.newSession,
 		AllowSpamReply:   allowSpamReply,
+
+		SendTimeSincePrevious: c.cfg.int(OptSendTimeSincePreviousPacket) > 0,
 	}
 }
 

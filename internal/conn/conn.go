@@ -93,6 +93,10 @@ type Config struct {
 	// AllowSpamReply is the process-wide limiter for replies to datagrams
 	// that may be spoofed; nil never allows them.
 	AllowSpamReply func(now time.Time) bool
+	// SendTimeSincePrevious writes the time since the previous data packet
+	// into each one (SendTimeSincePreviousPacket > 0), which lets the peer
+	// measure jitter. Peers older than protocol 12 never get it.
+	SendTimeSincePrevious bool
 }
 
 // Stats counts what a connection did with datagrams.
@@ -158,6 +162,7 @@ type Conn struct {
 	lastAckRequest time.Time
 	stats          statsState
 	quality        quality
+	lastDataSent   time.Time
 	ping           time.Duration
 	havePing       bool
 

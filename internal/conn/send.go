@@ -124,6 +124,7 @@ func (c *Conn) sendPackets(now time.Time) {
 		var scratch [2]byte
 		statsBlob := c.statsBlob(flags, &scratch)
 		h := wire.DataHeader{ToConnID: c.remoteID, PacketNumber: uint16(c.nextPktNum), Stats: statsBlob}
+		c.setTimeSincePrevious(now, &h)
 		hdrLen := h.Len()
 		maxPlain := c.maxPlaintext(hdrLen - wire.DataHeaderLen)
 		allowData := c.session.TimeUntilSend(now) <= 0
@@ -136,11 +137,28 @@ func (c *Conn) sendPackets(now time.Time) {
 		b = c.sendCipher.Seal(b, c.plain, c.nextPktNum)
 		c.queue(b)
 		c.nextPktNum++
+		c.lastDataSent = now
 		c.keepaliveDue = 0
 		if statsBlob != nil {
 			c.lastAckRequest = now
 			c.stats.pending = nil
 		}
+	}
+}
+
+// maxTimeSincePrevious is the longest gap written into a data header; GNS
+// leaves the field out beyond it.
+const maxTimeSincePrevious = 250 * time.Millisecond
+
+// setTimeSincePrevious fills the header's time since our previous data
+// packet when the option asks for it and the peer understands it.
+func (c *Conn) setTimeSincePrevious(now time.Time, h *wire.DataHeader) {
+	if !c.cfg.SendTimeSincePrevious || c.peerVersion < 12 || c.lastDataSent.IsZero() {
+		return
+	}
+	if d := now.Sub(c.lastDataSent); d >= 0 && d < maxTimeSincePrevious {
+		h.HasTimeSincePrev = true
+		h.TimeSincePrev = uint16(d / (16 * time.Microsecond))
 	}
 }
 
