@@ -81,12 +81,13 @@ func latencyPlot(results []harness.Result, systems []string) (*plot.Plot, error)
 	p.Legend.Top = false
 	p.Legend.Left = false
 	p.Add(plotter.NewGrid())
-	drawn := 0
+	drawn, tail := 0, 0.0
 	for i, s := range systems {
 		r, ok := find(results, s, harness.ScenarioLatency, "blocking")
 		if !ok || len(r.CDF) == 0 {
 			continue
 		}
+		tail = max(tail, r.Metrics[harness.MetricP999])
 		pts := make(plotter.XYs, 0, len(r.CDF))
 		for _, c := range r.CDF {
 			if c[0] > 0 {
@@ -105,6 +106,11 @@ func latencyPlot(results []harness.Result, systems []string) (*plot.Plot, error)
 	}
 	if drawn == 0 {
 		return nil, nil
+	}
+	// A few extreme samples would squeeze the body of every curve to the
+	// left; the axis stops a little past the worst p99.9.
+	if tail > 0 {
+		p.X.Max = 3 * tail
 	}
 	return p, nil
 }
