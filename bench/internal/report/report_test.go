@@ -28,6 +28,7 @@ func sampleRun() *Run {
 			{System: "mist", Scenario: harness.ScenarioThroughput, Variant: "1 connection", Metrics: map[string]float64{harness.MetricMBps: 400}},
 			{System: "ENet", Scenario: harness.ScenarioThroughput, Variant: "1 connection", Metrics: map[string]float64{harness.MetricMBps: 500}},
 			{System: "raw UDP", Scenario: harness.ScenarioConnections, Variant: "1000 clients", Error: "not supported", Note: "n/a: raw UDP has no connections"},
+			{System: "mist", Scenario: harness.ScenarioConnections, Variant: "1000 clients", Error: "boom"},
 			{System: "mist", Scenario: harness.ScenarioConnections, Variant: "10000 clients", Metrics: map[string]float64{harness.MetricHeld: 1, harness.MetricRSSPerConn: 20, harness.MetricConnPerSec: 900}},
 		},
 	}
@@ -53,6 +54,7 @@ func TestRatiosAndMarkdown(t *testing.T) {
 		"| throughput ≥ quic-go | not measured |",
 		"| 10,000 connections held | met |",
 		"| RSS per idle connection ≤ 16 KB, 10000 clients | not met |",
+		"| RSS per idle connection ≤ 16 KB, 1000 clients | not met | mist failed: boom |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
