@@ -12,9 +12,14 @@
 //     round-trip time rises above its floor or when most of a round is lost.
 //     See adaptive.go for the design.
 //
-// Both pace with a token bucket whose burst is 1248 bytes, about one packet:
-// a packet may go whenever the bucket is not negative, and sending subtracts
-// the whole datagram, so the bucket may go below zero.
+// Both pace with a token bucket: a packet may go whenever the bucket is not
+// negative, and sending subtracts the whole datagram, so the bucket may go
+// below zero. GNS lets the bucket fill to 1248 bytes, about one packet. mist
+// lets it hold [BurstTime] of the rate when that is more: the connection is
+// woken by timers that fire tens of microseconds to a millisecond late, and
+// with a one-packet bucket every wake-up would send one packet whatever the
+// rate, capping throughput at a few MB/s. At GNS's default rates the two are
+// the same.
 //
 // The interface extends the one first sketched for the package with Reset
 // (refill the bucket while not connected) and OnSendError (back off after a
@@ -52,9 +57,15 @@ type Controller interface {
 }
 
 const (
-	// BurstBytes is how far above zero the bucket may fill: one packet of
+	// BurstBytes is the least the bucket may fill to: one packet of
 	// headroom (GNS's k_flSendRateBurstOverageAllowance).
 	BurstBytes = 1248
+
+	// BurstTime is how much of the rate the bucket may hold when that
+	// exceeds BurstBytes: enough to cover a late timer, small enough that
+	// a burst stays well within socket buffers (256 KiB at the highest
+	// rate).
+	BurstTime = time.Millisecond
 
 	// initialEstimateBytes is the amount GNS assumes may be in flight per
 	// round trip when it estimates a starting rate.
@@ -92,6 +103,11 @@ type bucket struct {
 	rate   float64 // bytes per second
 }
 
+// capacity is how far above zero the bucket may fill.
+func (b *bucket) capacity() float64 {
+	return max(BurstBytes, b.rate*BurstTime.Seconds())
+}
+
 func (b *bucket) refill(now time.Time) {
 	if b.last.IsZero() {
 		b.last = now
@@ -99,10 +115,7 @@ func (b *bucket) refill(now time.Time) {
 		return
 	}
 	if d := now.Sub(b.last); d > 0 {
-		b.tokens += b.rate * d.Seconds()
-		if b.tokens > BurstBytes {
-			b.tokens = BurstBytes
-		}
+		b.tokens = min(b.tokens+b.rate*d.Seconds(), b.capacity())
 		b.last = now
 	}
 }

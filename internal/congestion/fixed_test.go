@@ -94,3 +94,29 @@ func TestFixedPacing(t *testing.T) {
 		t.Fatalf("sent %d bytes in 10 s, want %d ± 1200", sent, want)
 	}
 }
+
+// TestBurstScalesWithRate: after an idle spell the bucket holds BurstTime
+// of the rate at high rates, and one GNS burst at low ones.
+func TestBurstScalesWithRate(t *testing.T) {
+	for _, tc := range []struct {
+		rate int
+		want float64 // bytes that may go at one instant after idling
+	}{
+		{rate: 128 << 10, want: BurstBytes},
+		{rate: 100e6, want: 100e6 * BurstTime.Seconds()},
+	} {
+		f := NewFixed(tc.rate, tc.rate)
+		start := time.Unix(0, 0)
+		f.Reset(start)
+		now := start.Add(time.Second) // idle: the bucket is full
+		sent := 0
+		for f.TimeUntilSend(now) == 0 {
+			f.OnPacketSent(now, 1200)
+			sent += 1200
+		}
+		// The last packet may overdraw by up to one packet.
+		if float64(sent) < tc.want || float64(sent) > tc.want+1200 {
+			t.Errorf("rate %d: %d bytes went at once, want %.0f (+ one packet)", tc.rate, sent, tc.want)
+		}
+	}
+}

@@ -26,7 +26,8 @@
 //   - A new gap in the received packet numbers is held back from the ack
 //     for 3 ms as in GNS, stretched up to 40 ms when packets have been
 //     seen arriving that late, so that reordering is not mistaken for
-//     loss.
+//     loss. Only an immediate ack request reports a held gap early; GNS
+//     also reports it once its 50 ms ack deadline has passed.
 package reliability
 
 import (
@@ -201,6 +202,7 @@ type Session struct {
 	peerStop    int64
 	peerStopPkt int64
 	ackDue      time.Time // when everything received must have been reported
+	ackForce    bool      // the next ack reports gaps still held back (immediate request)
 	unackedData int       // data packets received since the last ack frame
 	nackHold    time.Duration
 	lastNow     time.Time
