@@ -43,12 +43,18 @@ func (u *udpSocket) close() {
 
 // run is the receive loop: it reads batches and hands each datagram to its
 // connection (by source address) or to the listener.
+//
+// A client socket carries one connection, and most such connections sit
+// idle, so its batch starts at one buffer, doubles while reads fill it and
+// drops back to one after a second without a full read.
 func (u *udpSocket) run() {
 	defer close(u.done)
-	pkts := make([]endpoint.Packet, endpoint.MaxBatch)
-	for i := range pkts {
-		pkts[i].Buf = make([]byte, recvBufSize)
+	size := endpoint.MaxBatch
+	if u.client != nil {
+		size = 1
 	}
+	pkts := resizeBatch(nil, size)
+	var lastFull time.Time
 	for {
 		n, err := u.pc.ReadBatch(pkts)
 		if err != nil {
@@ -63,7 +69,30 @@ func (u *udpSocket) run() {
 			u.handle(now, p.Addr, p.Buf[:p.N])
 			p.Buf = p.Buf[:cap(p.Buf)]
 		}
+		if u.client == nil {
+			continue
+		}
+		switch {
+		case n == len(pkts):
+			lastFull = now
+			if n < endpoint.MaxBatch {
+				pkts = resizeBatch(pkts, min(2*n, endpoint.MaxBatch))
+			}
+		case len(pkts) > 1 && now.Sub(lastFull) > time.Second:
+			pkts = resizeBatch(pkts, 1)
+		}
 	}
+}
+
+// resizeBatch returns a batch of n packets with receive buffers, keeping
+// the buffers of pkts it can; shrinking lets the dropped ones be freed.
+func resizeBatch(pkts []endpoint.Packet, n int) []endpoint.Packet {
+	out := make([]endpoint.Packet, n)
+	copied := copy(out, pkts)
+	for i := copied; i < n; i++ {
+		out[i].Buf = make([]byte, recvBufSize)
+	}
+	return out
 }
 
 func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte) {
