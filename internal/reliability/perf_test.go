@@ -54,7 +54,7 @@ func (r perfResult) goodput() float64 { return float64(r.delivered) / r.elapsed.
 
 func (r perfResult) String() string {
 	return fmt.Sprintf("goodput %.1f MB/s, delivered %d B, wire %d B (%d pkts), data %d B, retransmitted %d B (spurious %d B), lost %d B, max stall %v",
-			r.goodput()/1e6, r.delivered, r.wire, r.pkts, r.dataSent, r.retrans, r.spurious, r.lost, r.maxStall)
+		r.goodput()/1e6, r.delivered, r.wire, r.pkts, r.dataSent, r.retrans, r.spurious, r.lost, r.maxStall)
 }
 
 // linkPkt is a datagram on the simulated link.
