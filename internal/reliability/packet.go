@@ -78,14 +78,17 @@ func (s *Session) appendData(dst []byte, p *sentPacket, room int) []byte {
 		if lane != 0 && before == 0 {
 			extra = snp.SelectLaneLen(lane)
 		}
-		w := s.laneWr[lane]
-		b = enc(&w, b)
+		// Encode with the lane's writer in place (a local copy would
+		// escape to the heap through enc) and restore it if the segment
+		// does not fit.
+		saved := s.laneWr[lane]
+		b = enc(&s.laneWr[lane], b)
 		n := len(b) - before + extra
 		if used+n > room {
-			s.laneBufs[lane] = b[:before]
+			s.laneBufs[lane], s.laneWr[lane] = b[:before], saved
 			return false
 		}
-		s.laneBufs[lane], s.laneWr[lane] = b, w
+		s.laneBufs[lane] = b
 		s.laneLast[lane], s.laneLastLen[lane] = before, dataLen
 		if last {
 			s.laneLast[lane] = -1 // already in final form

@@ -204,6 +204,10 @@ func (s *Session) onReliable(lane int, b int64, data []byte, deliver func(Messag
 	return s.deliverReliable(lane, l, deliver)
 }
 
+// shrinkRecvBufAbove is the reassembly buffer capacity above which a
+// mostly empty buffer is replaced by a small one.
+const shrinkRecvBufAbove = 1 << 20
+
 // growBuf extends buf to n bytes, keeping its contents.
 func growBuf(buf []byte, n int) []byte {
 	if n <= cap(buf) {
@@ -289,7 +293,11 @@ func (s *Session) deliverReliable(lane int, l *recvLane, deliver func(Message) b
 		rest := copy(l.buf, l.buf[off:])
 		l.buf = l.buf[:rest]
 		l.delivered += int64(off)
-		if cap(l.buf) > 64*1024 && rest < cap(l.buf)/8 {
+		// Give back a buffer that grew for an unusually large message,
+		// but keep one a steady stream of ordinary messages reuses:
+		// shrinking and regrowing it for each would copy every byte
+		// again.
+		if cap(l.buf) > shrinkRecvBufAbove && rest < cap(l.buf)/8 {
 			l.buf = append(make([]byte, 0, max(rest, 4096)), l.buf...)
 		}
 	}
