@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mistnet/mist/internal/cert"
@@ -80,7 +81,12 @@ type Sockets struct {
 
 	appID   uint32
 	trusted *cert.TrustStore
-	local   *cert.Local // CA-signed certificate; nil: self-signed per connection
+	// local is the CA-signed certificate (from Config.CertificateAuthority
+	// or SetCertificate); nil: self-signed per connection.
+	local atomic.Pointer[cert.Local]
+	// certKey is the private key of the last certificate request, guarded
+	// by mu.
+	certKey ed25519.PrivateKey
 
 	now func() time.Time
 	// ready is signalled when a message is queued; see MessagesReady.
@@ -117,11 +123,11 @@ func New(cfg Config) (*Sockets, error) {
 		}
 	}
 	if cfg.CertificateAuthority != nil {
-		var err error
-		s.local, err = cert.NewCASigned(cfg.CertificateAuthority, toInternalIdentity(s.identity), []uint32{cfg.AppID}, time.Now(), certLifetime)
+		local, err := cert.NewCASigned(cfg.CertificateAuthority, toInternalIdentity(s.identity), []uint32{cfg.AppID}, time.Now(), certLifetime)
 		if err != nil {
 			return nil, fmt.Errorf("mist: issuing the certificate: %w", err)
 		}
+		s.local.Store(local)
 	}
 	for _, v := range cfg.Options {
 		if !s.SetConfigValue(ScopeSocketsInterface, 0, v) {

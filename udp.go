@@ -382,7 +382,7 @@ func (s *Sockets) connConfig(c *connection, t *udpTransport, remote netip.AddrPo
 	return conn.Config{
 		LocalID:          uint32(c.handle),
 		Identity:         toInternalIdentity(s.identity),
-		Cert:             s.local,
+		Cert:             s.local.Load(),
 		AppID:            s.appID,
 		Trusted:          s.trusted,
 		AllowWithoutAuth: e,

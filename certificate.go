@@ -1,0 +1,148 @@
+package mist
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mistnet/mist/internal/cert"
+	"github.com/mistnet/mist/internal/pb"
+)
+
+// A certificate request (CMsgSteamDatagramCertificateRequest) holds one
+// field: the unsigned certificate, number 1.
+const certRequestCertField = 1
+
+// GetCertificateRequest returns a certificate request for a certificate
+// authority to sign (GetCertificateRequest): an unsigned certificate with a
+// fresh Ed25519 public key, this instance's identity (unless localhost)
+// and AppID. The private key stays here until SetCertificate installs the
+// signed certificate; each call makes a new key only if none is pending.
+func (s *Sockets) GetCertificateRequest() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.certKey == nil {
+		_, key, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, fmt.Errorf("mist: making a key: %w", err)
+		}
+		s.certKey = key
+	}
+	msg := &pb.Certificate{
+		KeyType: pb.Certificate_ED25519.Enum(),
+		KeyData: s.certKey.Public().(ed25519.PublicKey),
+		AppIds:  []uint32{s.appID},
+	}
+	if s.identity.IsValid() && !s.identity.IsLocalhost() {
+		str, legacy, steamID, err := toInternalIdentity(s.identity).Fields()
+		if err != nil {
+			return nil, fmt.Errorf("mist: identity in the request: %w", err)
+		}
+		msg.IdentityString, msg.LegacyIdentityBinary, msg.LegacySteamId = &str, legacy, steamID
+	}
+	raw, err := proto.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	req := protowire.AppendTag(nil, certRequestCertField, protowire.BytesType)
+	return protowire.AppendBytes(req, raw), nil
+}
+
+// SignCertificateRequest is the certificate authority's side: it signs the
+// certificate in request with caKey, valid from now for lifetime, and
+// returns the signed certificate (CMsgSteamDatagramCertificateSigned) for
+// SetCertificate.
+func SignCertificateRequest(caKey ed25519.PrivateKey, request []byte, now time.Time, lifetime time.Duration) ([]byte, error) {
+	raw, err := certFromRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	var msg pb.Certificate
+	if err := proto.Unmarshal(raw, &msg); err != nil {
+		return nil, fmt.Errorf("mist: certificate request does not decode: %w", err)
+	}
+	if msg.GetKeyType() != pb.Certificate_ED25519 || len(msg.KeyData) != ed25519.PublicKeySize {
+		return nil, errors.New("mist: certificate request without an Ed25519 key")
+	}
+	msg.TimeCreated = proto.Uint32(uint32(now.Unix()))
+	msg.TimeExpiry = proto.Uint32(uint32(now.Add(lifetime).Unix()))
+	signed, err := cert.Issue(caKey, &msg)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(signed)
+}
+
+// certFromRequest returns the certificate bytes of a request.
+func certFromRequest(b []byte) ([]byte, error) {
+	var found []byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, errors.New("mist: certificate request does not decode")
+		}
+		b = b[n:]
+		if num == certRequestCertField && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return nil, errors.New("mist: certificate request does not decode")
+			}
+			found, b = v, b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return nil, errors.New("mist: certificate request does not decode")
+		}
+		b = b[m:]
+	}
+	if found == nil {
+		return nil, errors.New("mist: certificate request holds no certificate")
+	}
+	return found, nil
+}
+
+// SetCertificate installs a certificate signed by a certificate authority
+// for the key of the last GetCertificateRequest (SetCertificate). New
+// connections present it; the authentication status becomes Current, with
+// a callback. A certificate no trusted CA vouches for is still installed,
+// as GNS does: peers decide whether they trust it.
+func (s *Sockets) SetCertificate(blob []byte) error {
+	var signed pb.CertificateSigned
+	if err := proto.Unmarshal(blob, &signed); err != nil {
+		return fmt.Errorf("mist: certificate does not decode: %w", err)
+	}
+	c, err := cert.Parse(&signed)
+	if err != nil {
+		return fmt.Errorf("mist: %w", err)
+	}
+	if c.PublicKey == nil {
+		return errors.New("mist: certificate key is not Ed25519")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.certKey == nil {
+		return errors.New("mist: no private key: call GetCertificateRequest first")
+	}
+	if !bytes.Equal(c.PublicKey, s.certKey.Public().(ed25519.PublicKey)) {
+		return errors.New("mist: certificate is for another public key")
+	}
+	if c.Identity.IsValid() && c.Identity != toInternalIdentity(s.identity) {
+		return fmt.Errorf("mist: certificate is for %v, this instance is %v", c.Identity, s.identity)
+	}
+	if len(c.Msg.AppIds) > 0 && !slices.Contains(c.Msg.AppIds, s.appID) {
+		return fmt.Errorf("mist: certificate AppIDs %v do not include %d", c.Msg.AppIds, s.appID)
+	}
+	s.local.Store(&cert.Local{Signed: &signed, Cert: c, Key: s.certKey})
+	s.cbMu.Lock()
+	s.authAvail, s.authDebug = AvailabilityCurrent, "OK"
+	s.postAuthLocked()
+	s.cbMu.Unlock()
+	return nil
+}
