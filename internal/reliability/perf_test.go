@@ -24,6 +24,10 @@ type link struct {
 	jitter    time.Duration // extra delay, uniform in [0, jitter)
 	loss      float64       // probability a datagram is dropped
 	queue     int           // bottleneck queue limit in bytes (drop-tail); 0: unlimited
+	// Datagrams due in [pauseAt, pauseAt+pauseFor) after the start arrive
+	// at the end of that window instead: a receiver that is descheduled
+	// or stuck in a long pause.
+	pauseAt, pauseFor time.Duration
 }
 
 // perfCase is one harness run: side 0 sends msgSize reliable messages to
@@ -102,13 +106,14 @@ type perfSim struct {
 	flight linkHeap
 	seq    int
 	res    perfResult
-	queued int // bytes waiting for side 0's bottleneck
+	start  time.Time
 }
 
 const perfOverhead = 7 + 16 // data header and AES-GCM tag
 
 func runPerf(t testing.TB, c perfCase) perfResult {
 	sm := &perfSim{c: c, rng: rand.New(rand.NewPCG(c.seed, c.seed^0x5851f42d4c957f2d)), now: time.Unix(1000, 0)}
+	sm.start = sm.now
 	for i := range sm.sides {
 		r := congestion.NewFixed(c.rate, c.rate)
 		r.Reset(sm.now)
@@ -283,6 +288,11 @@ func (sm *perfSim) put(from int, num int64, data []byte, segs []segRef) {
 	if lk.jitter > 0 {
 		at = at.Add(time.Duration(sm.rng.Int64N(int64(lk.jitter))))
 	}
+	if lk.pauseFor > 0 {
+		if pb := sm.start.Add(lk.pauseAt); !at.Before(pb) && at.Before(pb.Add(lk.pauseFor)) {
+			at = pb.Add(lk.pauseFor)
+		}
+	}
 	sm.seq++
 	heap.Push(&sm.flight, linkPkt{at: at, seq: sm.seq, to: 1 - from, num: num, data: data, segs: segs})
 }
@@ -385,6 +395,27 @@ func TestPerfJitter(t *testing.T) {
 	}
 	if g := r.goodput(); g < 0.7*(1<<20) {
 		t.Errorf("goodput %.2f MB/s, want at least 70%% of the rate", g/1e6)
+	}
+}
+
+// TestPerfReceiverPause: the path stops delivering for 300 ms and then
+// delivers everything at once, as when the receiving process is
+// descheduled. Nothing is lost, so timeouts during the pause should not
+// resend the whole window again and again.
+func TestPerfReceiverPause(t *testing.T) {
+	r := runPerf(t, perfCase{
+		link:     link{delay: 100 * time.Microsecond, pauseAt: 200 * time.Millisecond, pauseFor: 300 * time.Millisecond},
+		rate:     16 << 20,
+		wakeLate: time.Millisecond,
+		msgSize:  64 << 10,
+		duration: time.Second,
+		seed:     5,
+	})
+	if r.retrans*10 > r.dataSent {
+		t.Errorf("retransmitted %d of %d bytes around a pause with no loss (want < 10%%)", r.retrans, r.dataSent)
+	}
+	if r.maxStall > 500*time.Millisecond {
+		t.Errorf("delivery stalled for %v", r.maxStall)
 	}
 }
 

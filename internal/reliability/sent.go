@@ -118,6 +118,9 @@ func (s *Session) onAck(now time.Time, a *snp.Ack) {
 	if a.Latest > s.minWaiting {
 		s.minWaiting = a.Latest
 	}
+	if acked > 0 {
+		s.rtoBackoff = 0
+	}
 	if s.cfg.Rate != nil && (acked > 0 || rtt > 0) {
 		s.cfg.Rate.OnAck(now, acked, rtt)
 	}
@@ -131,9 +134,14 @@ func (s *Session) onAck(now time.Time, a *snp.Ack) {
 // samplePing folds a round-trip sample into the smoothed ping.
 func (s *Session) samplePing(rtt time.Duration) {
 	if !s.havePing {
-		s.ping, s.havePing = rtt, true
+		s.ping, s.havePing, s.pingVar = rtt, true, rtt/2
 		return
 	}
+	dev := rtt - s.ping
+	if dev < 0 {
+		dev = -dev
+	}
+	s.pingVar = (3*s.pingVar + dev) / 4
 	s.ping = (3*s.ping + rtt) / 4
 }
 
@@ -204,12 +212,22 @@ func (s *Session) nackPacket(now time.Time, p *sentPacket) {
 // forgets old records.
 func (s *Session) checkTimeouts(now time.Time) {
 	rto := s.rto()
+	fired := false
 	for {
 		p := s.sent.oldestInFlight()
 		if p == nil || p.at.Add(rto).After(now) {
 			break
 		}
 		s.nackPacket(now, p)
+		fired = true
+		if s.rtoBackoff > 0 {
+			// Timed out again with no ack since: probe with the oldest
+			// packet only, rather than resend everything in flight.
+			break
+		}
+	}
+	if fired {
+		s.rtoBackoff = min(s.rtoBackoff+1, maxRTOBackoff)
 	}
 	s.trimSent(now)
 }

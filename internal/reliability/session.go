@@ -20,6 +20,10 @@
 //     previous one is accepted. GNS closes the connection ("reliable
 //     message number lurch"), although a peer that sends that many
 //     unreliable messages between two reliable ones is behaving correctly.
+//   - The retransmission timeout also follows the round-trip variation
+//     and backs off after repeated timeouts; once it has fired with no ack
+//     since, only the oldest packet is resent until an ack arrives (see
+//     rto).
 //   - Besides GNS's 50 ms deadline, the receiver acks after every eight
 //     packets carrying reliable data, so that at high rates losses are
 //     reported before the 62-entry gap list has to merge gaps.
@@ -113,6 +117,8 @@ const (
 	maxNackHold     = 40 * time.Millisecond // mist: longest hold on a reordering path
 	rtoSlack        = 60 * time.Millisecond // RTO = 3 × ping + this
 	rtoNoPing       = time.Second           // RTO before any ping sample
+	maxRTOBackoff   = 5                     // mist: RTO doublings after repeated timeouts
+	maxBackedOffRTO = 3 * time.Second       // mist: longest backed-off RTO
 )
 
 // Config holds a session's settings. Zero fields take GNS's defaults;
@@ -192,6 +198,8 @@ type Session struct {
 	sent         sentRing
 	ping         time.Duration // smoothed round trip, 0 until sampled
 	havePing     bool
+	pingVar      time.Duration // smoothed deviation of round-trip samples
+	rtoBackoff   uint          // timeouts since the last ack that acknowledged data
 	freeMsgs     []*outMsg
 
 	// Receive side.
@@ -301,12 +309,22 @@ func (s *Session) QueueTime() time.Duration {
 // sample exists yet.
 func (s *Session) Ping() (time.Duration, bool) { return s.ping, s.havePing }
 
-// rto is the retransmission timeout: 3 × ping + 60 ms, no backoff.
+// rto is the retransmission timeout. GNS uses 3 × ping + 60 ms with no
+// backoff. mist keeps that as the floor, raises it to ping + 4 × the
+// round-trip variation + the peer's longest ack delay when round trips
+// swing widely, and doubles it (up to maxRTOBackoff times, within
+// maxBackedOffRTO) for each timeout that passes with no ack in between, so
+// that a peer that is merely slow to answer is not sent the whole window
+// again and again.
 func (s *Session) rto() time.Duration {
-	if !s.havePing {
-		return rtoNoPing
+	base := rtoNoPing
+	if s.havePing {
+		base = max(3*s.ping+rtoSlack, s.ping+4*s.pingVar+maxDataAckDelay)
 	}
-	return 3*s.ping + rtoSlack
+	if s.rtoBackoff == 0 {
+		return base
+	}
+	return max(base, min(base<<s.rtoBackoff, maxBackedOffRTO))
 }
 
 // NextDeadline is when the session next needs AppendPacket to be called:
