@@ -144,9 +144,10 @@ retries:
 		if m.reliable {
 			pos := m.pos + int64(m.sent)
 			hdr := w.ReliableLen(pos, 0)
-			n := min(rest, s.cfg.MaxReliableSegment, avail-hdr)
+			most := min(rest, s.cfg.MaxReliableSegment, int(l.ackedBelow+maxReliableAhead-pos))
+			n := min(most, avail-hdr)
 			final := n < rest
-			if lastOnWire && min(rest, s.cfg.MaxReliableSegment, avail-hdr+1) > n {
+			if lastOnWire && min(most, avail-hdr+1) > n {
 				n, final = n+1, true
 			}
 			if n <= 0 || (n < rest && n < 16) {
@@ -230,14 +231,15 @@ func (s *Session) noLaneAfter(lane int) bool {
 }
 
 // pickLane chooses the lane whose head message goes next: the lowest
-// priority value with anything queued, and within it the earliest virtual
+// priority value with anything queued that may go (see windowFull), and
+// within it the earliest virtual
 // finish time. It returns -1 when nothing is queued.
 func (s *Session) pickLane() int {
 	best := -1
 	for _, lane := range s.laneOrder {
 		l := s.sendLanes[lane]
 		h := l.head()
-		if h == nil {
+		if h == nil || l.windowFull(h) {
 			continue
 		}
 		if best >= 0 {

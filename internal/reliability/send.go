@@ -134,6 +134,21 @@ func (l *sendLane) markAcked(b, e int64, s *Session) {
 	}
 }
 
+// maxReliableAhead bounds how far new reliable data may run ahead of what
+// the peer has acknowledged. Without it a sender faster than the path or
+// the receiving application fills the peer's reassembly buffer (GNS's
+// default is 1 MiB past the last delivered byte); the peer then refuses
+// whole packets, retransmissions included, and the stream stalls. The
+// peer's delivered position can trail our acknowledged one by at most one
+// message (512 KiB), so half of GNS's default keeps within it.
+const maxReliableAhead = 512 * 1024
+
+// windowFull reports whether m, the lane's head, is reliable and may not
+// place more bytes until more of the stream is acknowledged.
+func (l *sendLane) windowFull(m *outMsg) bool {
+	return m.reliable && m.pos+int64(m.sent) >= l.ackedBelow+maxReliableAhead
+}
+
 // queueRetry adds segment [b, e) to the retry list unless it is already
 // there or acknowledged. It returns whether it was added.
 func (l *sendLane) queueRetry(b, e int64) bool {
@@ -278,7 +293,7 @@ func (s *Session) dataDeadline() time.Time {
 			return s.lastNow
 		}
 		h := l.head()
-		if h == nil {
+		if h == nil || l.windowFull(h) {
 			continue
 		}
 		if h.nagle.IsZero() {
