@@ -45,8 +45,9 @@ func (u *udpSocket) close() {
 // connection (by source address) or to the listener.
 //
 // A client socket carries one connection, and most such connections sit
-// idle, so its batch starts at one buffer, doubles while reads fill it and
-// drops back to one after a second without a full read.
+// idle, so its batch starts at one buffer, doubles while full reads follow
+// each other closely and drops back to one after a second without a full
+// read.
 func (u *udpSocket) run() {
 	defer close(u.done)
 	size := endpoint.MaxBatch
@@ -74,15 +75,21 @@ func (u *udpSocket) run() {
 		}
 		switch {
 		case n == len(pkts):
-			lastFull = now
-			if n < endpoint.MaxBatch {
+			// A single-buffer read is always full: only full reads in
+			// quick succession show traffic waiting.
+			if n < endpoint.MaxBatch && now.Sub(lastFull) < burstGap {
 				pkts = resizeBatch(pkts, min(2*n, endpoint.MaxBatch))
 			}
+			lastFull = now
 		case len(pkts) > 1 && now.Sub(lastFull) > time.Second:
 			pkts = resizeBatch(pkts, 1)
 		}
 	}
 }
+
+// burstGap is how close together two full reads must come for a client
+// socket's batch to grow.
+const burstGap = 10 * time.Millisecond
 
 // resizeBatch returns a batch of n packets with receive buffers, keeping
 // the buffers of pkts it can; shrinking lets the dropped ones be freed.

@@ -150,7 +150,6 @@ type Conn struct {
 	window                 *crypto.RecvWindow
 	nextPktNum             uint64
 	session                Session
-	plain                  []byte // scratch for plaintext
 
 	// Liveness.
 	lastRecv       time.Time

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mistnet/mist/internal/bufpool"
 	"github.com/mistnet/mist/internal/crypto"
 	"github.com/mistnet/mist/internal/pb"
 	"github.com/mistnet/mist/internal/wire"
@@ -141,7 +142,11 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 		c.Stats.Dropped++
 		return
 	}
-	c.plain, err = c.recvCipher.Open(c.plain[:0], chunk, full)
+	// Plaintext lives in a pooled buffer for the packet's processing only,
+	// so idle connections hold none.
+	buf := bufpool.Get(len(chunk))
+	defer bufpool.Put(buf)
+	plain, err := c.recvCipher.Open(buf[:0], chunk, full)
 	if err != nil {
 		c.Stats.DecryptFail++
 		c.Stats.Dropped++
@@ -154,7 +159,7 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 	}
 	c.noteAlive(now)
 	c.replyBudget = 0 // authenticated from here on
-	if err := c.session.Receive(now, int64(full), c.plain); err != nil {
+	if err := c.session.Receive(now, int64(full), plain); err != nil {
 		var pe *ProtocolError
 		if errors.As(err, &pe) {
 			c.problem(now, pe.Reason, pe.Debug)
@@ -162,6 +167,9 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 		return
 	}
 	c.window.MarkReceived(full)
+	if c.connectOK != nil || c.keys != nil {
+		c.releaseHandshake()
+	}
 	sincePrev, haveSincePrev := h.TimeSincePrevious()
 	c.quality.onPacket(now, int64(full), sincePrev, haveSincePrev)
 	if h.Stats != nil && !flagsOnly(h.Stats) {
@@ -179,4 +187,13 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 // worth a protobuf decode.
 func flagsOnly(blob []byte) bool {
 	return len(blob) <= 6 && blob[0] == 0x18
+}
+
+// releaseHandshake drops what only the handshake needed once the peer has
+// sent authenticated data: it is connected, so it will not ask for the
+// handshake again.
+func (c *Conn) releaseHandshake() {
+	c.connectOK = nil
+	c.keys = nil
+	c.cryptSigned = nil
 }

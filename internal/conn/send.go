@@ -113,6 +113,8 @@ func (c *Conn) serviceLiveness(now time.Time) {
 
 // sendPackets builds data packets while the session has something due.
 func (c *Conn) sendPackets(now time.Time) {
+	plain := bufpool.Get(MaxUDPPayload)
+	defer bufpool.Put(plain)
 	for range maxPacketsPerService {
 		flags := c.keepaliveDue
 		force := flags != 0 || c.stats.pending != nil
@@ -128,13 +130,12 @@ func (c *Conn) sendPackets(now time.Time) {
 		hdrLen := h.Len()
 		maxPlain := c.maxPlaintext(hdrLen - wire.DataHeaderLen)
 		allowData := c.session.TimeUntilSend(now) <= 0
-		var ok bool
-		c.plain, ok = c.session.AppendPacket(c.plain[:0], now, int64(c.nextPktNum), maxPlain, allowData, force)
+		payload, ok := c.session.AppendPacket(plain[:0], now, int64(c.nextPktNum), maxPlain, allowData, force)
 		if !ok {
 			return
 		}
-		b := wire.AppendDataHeader(bufpool.Get(hdrLen + len(c.plain) + c.sendCipher.Overhead())[:0], &h)
-		b = c.sendCipher.Seal(b, c.plain, c.nextPktNum)
+		b := wire.AppendDataHeader(bufpool.Get(hdrLen + len(payload) + c.sendCipher.Overhead())[:0], &h)
+		b = c.sendCipher.Seal(b, payload, c.nextPktNum)
 		c.queue(b)
 		c.nextPktNum++
 		c.lastDataSent = now
