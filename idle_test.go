@@ -21,7 +21,19 @@ func TestIdleConnectionCost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	const n = 1000
+	holdIdleConnections(t, 1000)
+}
+
+// TestManyUDPConnections takes one listen socket past GNS's 8,191
+// connections.
+func TestManyUDPConnections(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("slow")
+	}
+	holdIdleConnections(t, 9000)
+}
+
+func holdIdleConnections(t *testing.T, n int) {
 	synctest.Test(t, func(t *testing.T) {
 		network := netsim.NewNetwork(netsim.WithSeed(3))
 		serverAddr := netip.MustParseAddrPort("10.0.0.1:27015")
@@ -44,7 +56,7 @@ func TestIdleConnectionCost(t *testing.T) {
 		next := 0
 		client.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
 			next++
-			return network.Listen(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(next >> 8), byte(next)}), 4000))
+			return network.Listen(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(1 + next>>16), byte(next >> 8), byte(next)}), 4000))
 		}
 		if server.CreateListenSocketIP(serverAddr) == 0 {
 			t.Fatal("listen failed")
@@ -57,7 +69,7 @@ func TestIdleConnectionCost(t *testing.T) {
 				t.Fatalf("connect %d failed", i)
 			}
 		}
-		for range 100 {
+		for range 100 + n/10 {
 			server.RunCallbacks()
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -86,7 +98,7 @@ func TestIdleConnectionCost(t *testing.T) {
 		if got != n {
 			t.Fatalf("server received %d messages, want %d", got, n)
 		}
-		perPair := float64(heapInUse()-before) / n
+		perPair := float64(heapInUse()-before) / float64(n)
 		extraGoroutines := runtime.NumGoroutine() - goroutinesBefore
 		t.Logf("%d idle connections: %.0f heap bytes per connection pair (client and server end), %d goroutines",
 			n, perPair, extraGoroutines)
