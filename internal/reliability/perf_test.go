@@ -467,3 +467,38 @@ func BenchmarkDataPath(b *testing.B) {
 type quietTB struct{ testing.TB }
 
 func (quietTB) Logf(string, ...any) {}
+
+// TestSendWindowStopsCleanly: with nothing acknowledged, new reliable data
+// stops at the send window, and once it is full the session reports nothing
+// due rather than building empty packets forever, whatever sliver of the
+// window is left.
+func TestSendWindowStopsCleanly(t *testing.T) {
+	for _, size := range []int{300_000, 65_536, 1_000} {
+		s := New(Config{NagleTime: -1, SendBufferSize: 4 << 20})
+		now := time.Unix(1000, 0)
+		msg := make([]byte, size)
+		for range (2*maxReliableAhead)/size + 1 {
+			if _, err := s.Send(now, 0, msg, SendReliable); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pkts := 0
+		for pkt := int64(2); ; pkt++ {
+			buf, ok := s.AppendPacket(nil, now, pkt, 1232, true)
+			if !ok {
+				break
+			}
+			if pkts++; pkts > 2*maxReliableAhead/1000 {
+				t.Fatalf("message size %d: still building packets after %d (last %d bytes)", size, pkts, len(buf))
+			}
+		}
+		l := s.sendLanes[0]
+		if ahead := l.sentBelow - l.ackedBelow; ahead > maxReliableAhead || ahead < maxReliableAhead-1300 {
+			t.Errorf("message size %d: %d bytes in flight, want just under %d", size, ahead, maxReliableAhead)
+		}
+		if !s.NextDeadline().IsZero() && !s.NextDeadline().After(now) && s.dataReady(now) {
+			t.Errorf("message size %d: data reported ready with the window full", size)
+		}
+		s.Release()
+	}
+}

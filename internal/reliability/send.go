@@ -144,9 +144,12 @@ func (l *sendLane) markAcked(b, e int64, s *Session) {
 const maxReliableAhead = 512 * 1024
 
 // windowFull reports whether m, the lane's head, is reliable and may not
-// place more bytes until more of the stream is acknowledged.
+// place a segment until more of the stream is acknowledged. A window with
+// room for less than the 16-byte minimum segment counts as full: the head
+// could not go, and a session that reported data ready without placing any
+// would build empty packets in a loop.
 func (l *sendLane) windowFull(m *outMsg) bool {
-	return m.reliable && m.pos+int64(m.sent) >= l.ackedBelow+maxReliableAhead
+	return m.reliable && l.ackedBelow+maxReliableAhead-(m.pos+int64(m.sent)) < int64(min(16, len(m.buf)-m.sent))
 }
 
 // queueRetry adds segment [b, e) to the retry list unless it is already
