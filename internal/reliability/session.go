@@ -20,6 +20,10 @@
 //     previous one is accepted. GNS closes the connection ("reliable
 //     message number lurch"), although a peer that sends that many
 //     unreliable messages between two reliable ones is behaving correctly.
+//   - New reliable data runs at most 512 KiB ahead of what the peer has
+//     acknowledged (see maxReliableAhead), so that a sender faster than
+//     the path or the receiving application cannot overflow the peer's
+//     reassembly buffer.
 //   - The retransmission timeout also follows the round-trip variation
 //     and backs off after repeated timeouts; once it has fired with no ack
 //     since, only the oldest packet is resent until an ack arrives (see
