@@ -1,0 +1,207 @@
+package mist
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/netsim"
+)
+
+var fullLossy = flag.Bool("mist.full", false, "run the lossy transfers with 10,000 reliable messages")
+
+// harshFaults is the network of the lossy transfer tests: 20% loss, 10%
+// duplication, 10% reordering and up to 50 ms of jitter, on every datagram
+// in both directions.
+var harshFaults = netsim.Faults{
+	LossPct:    20,
+	DupPct:     10,
+	DupTimeMax: 20 * time.Millisecond,
+	ReorderPct: 10, ReorderTime: 30 * time.Millisecond,
+	JitterAvg: 20 * time.Millisecond, JitterMax: 50 * time.Millisecond, JitterPct: 100,
+}
+
+// lossyPlan is a deterministic list of reliable message sizes drawn
+// log-uniformly from 1 B to 512 KB.
+func lossyPlan(n int, seed uint64) []int {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = min(MaxMessageSize, int(math.Exp(rng.Float64()*math.Log(MaxMessageSize+1))))
+	}
+	return sizes
+}
+
+// lossyPayload is message i's content; the receiver regenerates it to check
+// what arrived byte for byte.
+func lossyPayload(i, size int) []byte {
+	b := make([]byte, size)
+	x := uint32(i)*2654435761 + 1
+	for k := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[k] = byte(x)
+	}
+	return b
+}
+
+// lossyTransfer sends every reliable message of sizes, interleaved with
+// unreliable ones (every third message), from client to server, and checks
+// that reliable messages arrive exactly once, in order and intact, and
+// unreliable ones at most once and intact. sleep advances time between
+// polls: real time on sockets, fake time inside a synctest bubble.
+func lossyTransfer(t *testing.T, p *udpPair, sizes []int) {
+	t.Helper()
+	const unreliableSize = 3000 // two fragments: a lost fragment loses the message
+	var (
+		sent, nextReliable int
+		unreliableSent     int
+		seenUnreliable     = map[uint32]bool{}
+		buf                = make([]*Message, 64)
+		pendingUnreliable  = false
+	)
+	budget := time.Now().Add(time.Duration(len(sizes)) * 500 * time.Millisecond)
+	for nextReliable < len(sizes) {
+		// Queue as much as the send buffer takes.
+		for sent < len(sizes) {
+			if pendingUnreliable {
+				u := lossyPayload(1<<30+unreliableSent, unreliableSize)
+				binary.LittleEndian.PutUint32(u, uint32(unreliableSent))
+				if _, r := p.client.SendMessageToConnection(p.cconn, u, SendUnreliable); r == ResultLimitExceeded {
+					break
+				} else if r != ResultOK {
+					t.Fatalf("unreliable send %d: %v", unreliableSent, r)
+				}
+				unreliableSent++
+				pendingUnreliable = false
+			}
+			_, r := p.client.SendMessageToConnection(p.cconn, lossyPayload(sent, sizes[sent]), SendReliable)
+			if r == ResultLimitExceeded {
+				break
+			}
+			if r != ResultOK {
+				t.Fatalf("reliable send %d (%d bytes): %v", sent, sizes[sent], r)
+			}
+			sent++
+			pendingUnreliable = sent%3 == 0
+		}
+		n := p.server.ReceiveMessagesOnConnection(p.sconn, buf)
+		if n < 0 {
+			t.Fatalf("receive on server connection: %d", n)
+		}
+		for _, m := range buf[:n] {
+			if m.Flags&SendReliable == 0 {
+				if len(m.Data) != unreliableSize {
+					t.Fatalf("unreliable message of %d bytes, want %d", len(m.Data), unreliableSize)
+				}
+				idx := binary.LittleEndian.Uint32(m.Data)
+				want := lossyPayload(1<<30+int(idx), unreliableSize)
+				binary.LittleEndian.PutUint32(want, idx)
+				if seenUnreliable[idx] || int(idx) >= unreliableSent || !bytes.Equal(m.Data, want) {
+					t.Fatalf("unreliable message %d duplicated, unknown or corrupt", idx)
+				}
+				seenUnreliable[idx] = true
+			} else {
+				if nextReliable >= len(sizes) || !bytes.Equal(m.Data, lossyPayload(nextReliable, sizes[nextReliable])) {
+					t.Fatalf("reliable message of %d bytes is not message %d (lost, duplicated, reordered or corrupt)", len(m.Data), nextReliable)
+				}
+				nextReliable++
+			}
+			m.Release()
+		}
+		if n == 0 {
+			p.server.RunCallbacks()
+			p.client.RunCallbacks()
+			if time.Now().After(budget) {
+				st, _ := p.client.DetailedConnectionStatus(p.cconn)
+				t.Fatalf("stalled: %d of %d reliable messages delivered, %d sent\n%s", nextReliable, len(sizes), sent, st)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if info, _ := p.client.ConnectionInfo(p.cconn); info.State != StateConnected {
+		t.Fatalf("client connection ended: %v %v %s", info.State, info.EndReason, info.EndDebug)
+	}
+	t.Logf("%d reliable messages (%d bytes) in order; %d of %d unreliable messages arrived, none twice or damaged",
+		len(sizes), sum(sizes), len(seenUnreliable), unreliableSent)
+}
+
+func sum(xs []int) (s int) {
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// lossyOpts lift the send rate and buffers so that the transfer is bounded
+// by the simulated network, not by GNS's 256 KB/s default.
+var lossyOpts = []ConfigValue{
+	Int32Value(OptSendRateMin, 64<<20),
+	Int32Value(OptSendRateMax, 64<<20),
+	Int32Value(OptSendBufferSize, 4<<20),
+}
+
+// TestLossyTransferSynctest runs the lossy transfer over the in-memory
+// network in a synctest bubble: deterministic, and the simulated seconds
+// cost no wall time.
+func TestLossyTransferSynctest(t *testing.T) {
+	n := 1000
+	if *fullLossy {
+		n = 10000
+	}
+	sizes := lossyPlan(n, 1)
+	synctest.Test(t, func(t *testing.T) {
+		net := netsim.NewNetwork(netsim.WithFaults(harshFaults), netsim.WithSeed(5))
+		listen := func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) }
+		dial := func(netip.AddrPort) (endpoint.PacketConn, error) {
+			return net.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
+		}
+		p := newUDPPairWith(t, lossyOpts, lossyOpts, func(s *Sockets) {
+			s.packetListen, s.packetDial = listen, dial
+		}, netip.MustParseAddr("10.0.0.1"))
+		lossyTransfer(t, p, sizes)
+		p.client.Close()
+		p.server.Close()
+	})
+}
+
+// TestLossyTransferUDP runs the same transfer over real loopback UDP with
+// the faults injected around both sockets, in both directions.
+func TestLossyTransferUDP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	n := 150
+	if *fullLossy {
+		n = 10000
+	}
+	sizes := lossyPlan(n, 2)
+	wrap := func(pc endpoint.PacketConn) endpoint.PacketConn {
+		return netsim.Wrap(pc, netsim.Options{Send: harshFaults, Seed: 9})
+	}
+	p := newUDPPairWith(t, lossyOpts, lossyOpts, func(s *Sockets) {
+		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) {
+			pc, err := endpoint.Listen(a, nil)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(pc), nil
+		}
+		s.packetDial = func(a netip.AddrPort) (endpoint.PacketConn, error) {
+			pc, err := endpoint.Dial(a, nil)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(pc), nil
+		}
+	}, netip.MustParseAddr("127.0.0.1"))
+	lossyTransfer(t, p, sizes)
+}
