@@ -307,6 +307,16 @@ func TestSendErrors(t *testing.T) {
 	if s.PendingUnreliable() != 0 || s.PendingReliable() != 9003 {
 		t.Errorf("pending %d/%d", s.PendingReliable(), s.PendingUnreliable())
 	}
+	// The check counts payload bytes only, as GNS does: a message of the
+	// maximum size fits an empty buffer of the default size (512 KiB), and
+	// then nothing more does.
+	d := New(Config{})
+	if _, err := d.Send(t0, 0, make([]byte, MaxMessageSize), SendReliable); err != nil {
+		t.Fatalf("512 KiB message with the default send buffer: %v", err)
+	}
+	if _, err := d.Send(t0, 0, []byte("x"), SendReliable); err != ErrLimitExceeded {
+		t.Errorf("one byte past a full default buffer: %v", err)
+	}
 	// Unreliable messages over 16500 bytes go reliable.
 	p := newPair(t, Config{NagleTime: -1}, Config{})
 	p.s[0].Send(t0, 0, make([]byte, MaxUnreliableSize+1), SendUnreliable)
