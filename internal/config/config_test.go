@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -420,4 +421,38 @@ func TestClampEveryOption(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Thousands of connections each hold a scope: it must cost bytes for what
+// it sets, not a slot per option.
+func TestConnectionScopeIsSmall(t *testing.T) {
+	g := NewGlobal()
+	iface, _ := g.NewChild(InterfaceScope)
+	scopes := make([]*Scope, 10000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range scopes {
+		scopes[i], _ = iface.NewChild(ConnectionScope)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (after.HeapAlloc - before.HeapAlloc) / uint64(len(scopes))
+	if per > 512 {
+		t.Errorf("%d bytes per connection scope, want at most 512", per)
+	}
+	// Still correct: a locked connection reads its own copy of everything
+	// that locks, and inherits the rest.
+	c := scopes[0]
+	if err := iface.Set(NagleTime, &Value{Type: Int32, Int: 1234}); err != nil {
+		t.Fatal(err)
+	}
+	c.LockConnection()
+	if v, res := c.Get(NagleTime); v.Int != 1234 || res != OKInherited {
+		t.Errorf("NagleTime = %v %v, want 1234 inherited", v.Int, res)
+	}
+	if err := c.Set(Unencrypted, &Value{Type: Int32, Int: 2}); err == nil {
+		t.Error("set of a locked option succeeded")
+	}
+	runtime.KeepAlive(scopes)
 }

@@ -66,7 +66,56 @@ type Scope struct {
 	tree   *tree
 	kind   ScopeKind
 	parent *Scope
-	slots  []slot
+	slots  []slot      // global scope: every option, by table index
+	local  []localSlot // other scopes: only the options set or locked here
+}
+
+// localSlot is one option set or locked below global scope. A connection
+// sets a handful of options at most, so a short list costs far less than a
+// slot per option (thousands of connections each have a scope).
+type localSlot struct {
+	index uint16
+	slot
+}
+
+// get returns option i's slot at this scope; state inherit if not set here.
+// The caller holds the tree lock.
+func (s *Scope) get(i int) slot {
+	if s.slots != nil {
+		return s.slots[i]
+	}
+	for k := range s.local {
+		if int(s.local[k].index) == i {
+			return s.local[k].slot
+		}
+	}
+	return slot{}
+}
+
+// ptr returns option i's slot at this scope for writing, adding it if
+// needed. The pointer is valid until the next ptr or clear. The caller holds
+// the tree lock for writing.
+func (s *Scope) ptr(i int) *slot {
+	if s.slots != nil {
+		return &s.slots[i]
+	}
+	for k := range s.local {
+		if int(s.local[k].index) == i {
+			return &s.local[k].slot
+		}
+	}
+	s.local = append(s.local, localSlot{index: uint16(i)})
+	return &s.local[len(s.local)-1].slot
+}
+
+// clear makes option i inherit again at this (non-global) scope.
+func (s *Scope) clear(i int) {
+	for k := range s.local {
+		if int(s.local[k].index) == i {
+			s.local = append(s.local[:k], s.local[k+1:]...)
+			return
+		}
+	}
 }
 
 // NewGlobal returns a global scope holding every option's default.
@@ -85,11 +134,11 @@ func (s *Scope) NewChild(kind ScopeKind) (*Scope, error) {
 	if kind <= s.kind || kind > ConnectionScope {
 		return nil, fmt.Errorf("config: cannot create scope kind %d below kind %d", kind, s.kind)
 	}
-	c := &Scope{tree: s.tree, kind: kind, parent: s, slots: make([]slot, len(table))}
+	c := &Scope{tree: s.tree, kind: kind, parent: s}
 	if kind == ConnectionScope {
 		s.tree.mu.RLock()
 		i := byID[ConnectionUserData].index
-		c.slots[i] = slot{state: set, v: s.resolve(i)}
+		c.local = []localSlot{{index: uint16(i), slot: slot{state: set, v: s.resolve(i)}}}
 		s.tree.mu.RUnlock()
 	}
 	return c, nil
@@ -145,18 +194,17 @@ func (s *Scope) Set(id ID, v *Value) error {
 	}
 	s.tree.mu.Lock()
 	defer s.tree.mu.Unlock()
-	sl := &s.slots[o.index]
 	switch {
-	case sl.state == locked:
+	case s.get(o.index).state == locked:
 		return fmt.Errorf("%w: %s", ErrLocked, o.Name)
 	case v != nil:
-		*sl = slot{state: set, v: nv}
+		*s.ptr(o.index) = slot{state: set, v: nv}
 	case s.kind == GlobalScope:
-		sl.v = o.Default
+		s.slots[o.index].v = o.Default
 	case s.kind == ConnectionScope && id == ConnectionUserData:
 		return ErrNoReset
 	default:
-		*sl = slot{}
+		s.clear(o.index)
 	}
 	s.tree.gen.Add(1)
 	return nil
@@ -197,7 +245,7 @@ func (s *Scope) Get(id ID) (Value, GetResult) {
 	s.tree.mu.RLock()
 	defer s.tree.mu.RUnlock()
 	res := OK
-	if s.slots[o.index].state == inherit {
+	if s.get(o.index).state == inherit {
 		res = OKInherited
 	}
 	return s.resolve(o.index), res
@@ -213,8 +261,8 @@ func (s *Scope) GetInt(id ID) int64 {
 // holds the tree lock.
 func (s *Scope) resolve(i int) Value {
 	for sc := s; sc != nil; sc = sc.parent {
-		if sc.slots[i].state != inherit {
-			return sc.slots[i].v
+		if sl := sc.get(i); sl.state != inherit {
+			return sl.v
 		}
 	}
 	return table[i].Default // unreachable: the global scope sets everything
@@ -235,11 +283,12 @@ func (s *Scope) Lock(id ID) error {
 }
 
 func (s *Scope) lockLocked(i int) {
-	sl := &s.slots[i]
-	if sl.state == inherit {
-		sl.v = s.resolve(i)
+	if s.get(i).state == inherit {
+		v := s.resolve(i)
+		*s.ptr(i) = slot{state: locked, v: v}
+		return
 	}
-	sl.state = locked
+	s.ptr(i).state = locked
 }
 
 // LockConnection locks every option marked Locks (authentication, encryption,
@@ -264,5 +313,5 @@ func (s *Scope) IsLocked(id ID) bool {
 	}
 	s.tree.mu.RLock()
 	defer s.tree.mu.RUnlock()
-	return s.slots[o.index].state == locked
+	return s.get(o.index).state == locked
 }
