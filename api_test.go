@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+
+	"github.com/mistnet/mist/internal/identity"
 )
 
 func TestInvalidHandles(t *testing.T) {
@@ -234,7 +236,7 @@ func TestAuthenticationStatus(t *testing.T) {
 		t.Error("event without a change")
 	}
 	id, ok := s.Identity()
-	if !ok || id.Type() != IdentitySteamID || !validSteamID(id.SteamID()) {
+	if !ok || id.Type() != IdentitySteamID || !identity.ValidSteamID(id.SteamID()) {
 		t.Errorf("identity %v", id)
 	}
 }

@@ -40,7 +40,7 @@ func (s *Sockets) GetCertificateRequest() ([]byte, error) {
 		AppIds:  []uint32{s.appID},
 	}
 	if s.identity.IsValid() && !s.identity.IsLocalhost() {
-		str, legacy, steamID, err := toInternalIdentity(s.identity).Fields()
+		str, legacy, steamID, err := s.identity.wire().Fields()
 		if err != nil {
 			return nil, fmt.Errorf("mist: identity in the request: %w", err)
 		}
@@ -133,7 +133,7 @@ func (s *Sockets) SetCertificate(blob []byte) error {
 	if !bytes.Equal(c.PublicKey, s.certKey.Public().(ed25519.PublicKey)) {
 		return errors.New("mist: certificate is for another public key")
 	}
-	if c.Identity.IsValid() && c.Identity != toInternalIdentity(s.identity) {
+	if c.Identity.IsValid() && c.Identity != s.identity.wire() {
 		return fmt.Errorf("mist: certificate is for %v, this instance is %v", c.Identity, s.identity)
 	}
 	if len(c.Msg.AppIds) > 0 && !slices.Contains(c.Msg.AppIds, s.appID) {

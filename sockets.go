@@ -123,7 +123,7 @@ func New(cfg Config) (*Sockets, error) {
 		}
 	}
 	if cfg.CertificateAuthority != nil {
-		local, err := cert.NewCASigned(cfg.CertificateAuthority, toInternalIdentity(s.identity), []uint32{cfg.AppID}, time.Now(), certLifetime)
+		local, err := cert.NewCASigned(cfg.CertificateAuthority, s.identity.wire(), []uint32{cfg.AppID}, time.Now(), certLifetime)
 		if err != nil {
 			return nil, fmt.Errorf("mist: issuing the certificate: %w", err)
 		}

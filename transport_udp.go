@@ -126,7 +126,7 @@ func (t *udpTransport) sync(now time.Time) {
 	switch t.cc.State() {
 	case conn.StateConnected:
 		if c.state == StateConnecting {
-			c.remote = fromInternalIdentity(t.cc.RemoteIdentity())
+			c.remote = Identity{t.cc.RemoteIdentity()}
 			c.flags = connFlags(t.cc, t.remote)
 			t.sendEarly(now)
 			c.setState(StateConnected)

@@ -279,7 +279,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	c.inbound = true
 	c.listen = ls.handle
 	c.remoteAddr = from
-	c.remote = fromInternalIdentity(id)
+	c.remote = Identity{id}
 	c.userData = c.cfg.int(OptConnectionUserData)
 	t := &udpTransport{c: c, sock: u, remote: from, clientID: clientID, clientIdentity: id}
 	cfg := s.connConfig(c, t, from, e)
@@ -388,7 +388,7 @@ func (s *Sockets) connConfig(c *connection, t *udpTransport, remote netip.AddrPo
 	ms := func(opt ConfigOption) time.Duration { return time.Duration(c.cfg.int(opt)) * time.Millisecond }
 	return conn.Config{
 		LocalID:          uint32(c.handle),
-		Identity:         toInternalIdentity(s.identity),
+		Identity:         s.identity.wire(),
 		Cert:             s.local.Load(),
 		AppID:            s.appID,
 		Trusted:          s.trusted,
