@@ -116,25 +116,7 @@ func TestTransferUDPWithFaults(t *testing.T) {
 	}
 	for _, tc := range faultCases {
 		t.Run(tc.name, func(t *testing.T) {
-			wrap := func(pc endpoint.PacketConn) endpoint.PacketConn {
-				return netsim.Wrap(pc, netsim.Options{Send: tc.f, Seed: 7})
-			}
-			p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
-				s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) {
-					pc, err := endpoint.Listen(a, nil)
-					if err != nil {
-						return nil, err
-					}
-					return wrap(pc), nil
-				}
-				s.packetDial = func(a netip.AddrPort) (endpoint.PacketConn, error) {
-					pc, err := endpoint.Dial(a, nil)
-					if err != nil {
-						return nil, err
-					}
-					return wrap(pc), nil
-				}
-			}, netip.MustParseAddr("127.0.0.1"))
+			p := newUDPPairWith(t, fastOpts, fastOpts, withFaultyUDP(tc.f, 7), netip.MustParseAddr("127.0.0.1"))
 			transfer(t, p)
 		})
 	}

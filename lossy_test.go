@@ -184,24 +184,21 @@ func TestLossyTransferUDP(t *testing.T) {
 		n = 10000
 	}
 	sizes := lossyPlan(n, 2)
-	wrap := func(pc endpoint.PacketConn) endpoint.PacketConn {
-		return netsim.Wrap(pc, netsim.Options{Send: harshFaults, Seed: 9})
-	}
-	p := newUDPPairWith(t, lossyOpts, lossyOpts, func(s *Sockets) {
-		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) {
-			pc, err := endpoint.Listen(a, nil)
-			if err != nil {
-				return nil, err
-			}
-			return wrap(pc), nil
-		}
-		s.packetDial = func(a netip.AddrPort) (endpoint.PacketConn, error) {
-			pc, err := endpoint.Dial(a, nil)
-			if err != nil {
-				return nil, err
-			}
-			return wrap(pc), nil
-		}
-	}, netip.MustParseAddr("127.0.0.1"))
+	p := newUDPPairWith(t, lossyOpts, lossyOpts, withFaultyUDP(harshFaults, 9), netip.MustParseAddr("127.0.0.1"))
 	lossyTransfer(t, p, sizes)
+}
+
+// withFaultyUDP makes a Sockets open real UDP sockets wrapped in fault
+// injection on everything they send.
+func withFaultyUDP(f netsim.Faults, seed uint64) func(*Sockets) {
+	wrap := func(pc endpoint.PacketConn, err error) (endpoint.PacketConn, error) {
+		if err != nil {
+			return nil, err
+		}
+		return netsim.Wrap(pc, netsim.Options{Send: f, Seed: seed}), nil
+	}
+	return func(s *Sockets) {
+		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return wrap(endpoint.Listen(a, nil)) }
+		s.packetDial = func(a netip.AddrPort) (endpoint.PacketConn, error) { return wrap(endpoint.Dial(a, nil)) }
+	}
 }
