@@ -31,7 +31,7 @@ test-bench:
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -timeout 10m ./...; else echo "test-bench: SKIPPED (no bench/ module yet)"; fi
 
 # The full cross-library benchmark run (see docs/performance.md).
-bench:
+bench: deps
 	@cd bench && $(GO) run ./cmd/mistbench
 
 demo:
