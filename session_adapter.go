@@ -99,6 +99,8 @@ func (a *sessionAdapter) Receive(now time.Time, pktNum int64, plaintext []byte) 
 	return err
 }
 
+func (a *sessionAdapter) AckRequestDue() bool { return a.s.AckRequestDue() }
+
 func (a *sessionAdapter) NoteAckRequest(now time.Time, pktNum int64, immediate bool) {
 	a.s.RequestAck(now, immediate)
 }

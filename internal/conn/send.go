@@ -123,6 +123,11 @@ func (c *Conn) sendPackets(now time.Time) {
 			// then, so the round-trip estimate stays fresh.
 			flags = wire.StatsAckRequestE2E
 		}
+		if flags&wire.StatsAckRequestImmediate == 0 && c.session.AckRequestDue() {
+			// Keep a delayed-ack peer's acks coming while much data is in
+			// flight, or the send window stalls between them.
+			flags |= wire.StatsAckRequestE2E | wire.StatsAckRequestImmediate
+		}
 		var scratch [2]byte
 		statsBlob := c.statsBlob(flags, &scratch)
 		h := wire.DataHeader{ToConnID: c.remoteID, PacketNumber: uint16(c.nextPktNum), Stats: statsBlob}

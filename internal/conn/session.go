@@ -17,6 +17,9 @@ type Session interface {
 	// *ProtocolError ends the connection with its reason; any other error
 	// abandons the packet (it is not marked received).
 	Receive(now time.Time, pktNum int64, plaintext []byte) error
+	// AckRequestDue reports whether the next packet should ask the peer for
+	// an immediate ack (much data in flight since the last request).
+	AckRequestDue() bool
 	// NoteAckRequest tells the session that packet pktNum asked to be
 	// acknowledged (immediately or within the delayed-ack time).
 	NoteAckRequest(now time.Time, pktNum int64, immediate bool)

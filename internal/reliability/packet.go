@@ -49,7 +49,9 @@ func (s *Session) build(dst []byte, now time.Time, pktNum int64, maxPlaintext in
 	}
 	dst = s.appendAck(dst, now, ackLimit)
 	if allowData {
+		before := len(dst)
 		dst = s.appendData(dst, p, maxPlaintext-(len(dst)-start))
+		s.sentSinceAckRequest += len(dst) - before
 	}
 	p.bytes = len(dst) - start + s.cfg.PacketOverhead
 	if s.cfg.Rate != nil {

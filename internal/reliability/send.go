@@ -143,6 +143,22 @@ func (l *sendLane) markAcked(b, e int64, s *Session) {
 // message (512 KiB), so half of GNS's default keeps within it.
 const maxReliableAhead = 512 * 1024
 
+// ackRequestEvery is how much data may go out before the sender asks the
+// peer for an immediate ack. A GNS receiver otherwise acks within 50 ms,
+// and 512 KiB per 50 ms would cap the send window at about 10 MB/s.
+const ackRequestEvery = maxReliableAhead / 8
+
+// AckRequestDue reports whether the next packet should ask the peer to ack
+// at once, because much data went out since the last such request. A true
+// answer counts as the request.
+func (s *Session) AckRequestDue() bool {
+	if s.sentSinceAckRequest < ackRequestEvery {
+		return false
+	}
+	s.sentSinceAckRequest = 0
+	return true
+}
+
 // windowFull reports whether m, the lane's head, is reliable and may not
 // place a segment until more of the stream is acknowledged. A window with
 // room for less than the 16-byte minimum segment counts as full: the head

@@ -534,3 +534,35 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// A sender asks for an immediate ack once per ackRequestEvery bytes of data,
+// so a peer that delays its acks keeps the send window moving.
+func TestAckRequestDueEveryWindowShare(t *testing.T) {
+	s := New(Config{NagleTime: -1, SendBufferSize: 4 << 20})
+	if s.AckRequestDue() {
+		t.Fatal("ack request due before anything was sent")
+	}
+	for range 4 {
+		if _, err := s.Send(t0, 0, make([]byte, 100_000), SendReliable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requests, sent := 0, 0
+	buf := make([]byte, 0, 1300)
+	for pkt := int64(2); sent < 2*ackRequestEvery; pkt++ {
+		out, ok := s.AppendPacket(buf[:0], t0, pkt, 1232, true)
+		if !ok {
+			t.Fatalf("no packet after %d bytes", sent)
+		}
+		sent += len(out)
+		if s.AckRequestDue() {
+			requests++
+		}
+	}
+	if requests != 1 && requests != 2 {
+		t.Fatalf("%d ack requests over %d bytes, want one per %d", requests, sent, ackRequestEvery)
+	}
+	if s.AckRequestDue() {
+		t.Fatal("a second request right after the first")
+	}
+}
