@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -129,6 +131,16 @@ func lossyTransfer(t *testing.T, p *udpPair, sizes []int) {
 	}
 	if info, _ := p.client.ConnectionInfo(p.cconn); info.State != StateConnected {
 		t.Fatalf("client connection ended: %v %v %s", info.State, info.EndReason, info.EndDebug)
+	}
+	// 20% loss cannot go without retransmissions, and the detailed status
+	// says how many there were.
+	detail, _ := p.client.DetailedConnectionStatus(p.cconn)
+	var segs, resent int64
+	i := strings.Index(detail, "Reliable retransmissions:")
+	if i < 0 {
+		t.Errorf("detailed status has no retransmission count:\n%s", detail)
+	} else if _, err := fmt.Sscanf(detail[i:], "Reliable retransmissions: %d segments (%d bytes)", &segs, &resent); err != nil || segs == 0 || resent == 0 {
+		t.Errorf("detailed status does not report the retransmissions (%v):\n%s", err, detail)
 	}
 	t.Logf("%d reliable messages (%d bytes) in order; %d of %d unreliable messages arrived, none twice or damaged",
 		len(sizes), sum(sizes), len(seenUnreliable), unreliableSent)

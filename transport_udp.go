@@ -308,8 +308,13 @@ func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneSta
 
 func (t *udpTransport) detailedStatus() string {
 	s := t.cc.Stats
-	return fmt.Sprintf("Packets sent %d (%d bytes), received %d (%d bytes), dropped %d\n",
+	text := fmt.Sprintf("Packets sent %d (%d bytes), received %d (%d bytes), dropped %d\n",
 		s.PacketsSent, s.BytesSent, s.PacketsRecv, s.BytesRecv, s.Dropped)
+	if a, ok := t.cc.Session().(*sessionAdapter); ok {
+		segs, bytes := a.s.Retransmitted()
+		text += fmt.Sprintf("Reliable retransmissions: %d segments (%d bytes)\n", segs, bytes)
+	}
+	return text
 }
 
 func (t *udpTransport) description() string {

@@ -121,6 +121,8 @@ retries:
 			}
 			l.retry = l.retry[1:]
 			s.pendingRel -= int(r.e - r.b)
+			s.retransmittedSegments++
+			s.retransmittedBytes += r.e - r.b
 			p.segs = append(p.segs, segRef{lane, r.b, r.e})
 		}
 	}

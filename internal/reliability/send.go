@@ -148,6 +148,12 @@ const maxReliableAhead = 512 * 1024
 // and 512 KiB per 50 ms would cap the send window at about 10 MB/s.
 const ackRequestEvery = maxReliableAhead / 8
 
+// Retransmitted reports how many reliable segments, and how many bytes of
+// them, were sent again since the session began.
+func (s *Session) Retransmitted() (segments, bytes int64) {
+	return s.retransmittedSegments, s.retransmittedBytes
+}
+
 // AckRequestDue reports whether the next packet should ask the peer to ack
 // at once, because much data went out since the last such request. A true
 // answer counts as the request.

@@ -194,18 +194,20 @@ type Session struct {
 
 	// Send side.
 	sentSinceAckRequest int // data bytes sent since AckRequestDue last said yes
-	sendLanes           []*sendLane
-	laneOrder           []int // lanes sorted by priority, for choosing new data
-	pendingRel          int   // bytes queued and not yet on the wire (incl. retries)
-	pendingUnrel        int
-	nextPkt             int64 // the packet number we expect to send next
-	minWaiting          int64 // our stop value: oldest packet we still want reported
-	sent                sentRing
-	ping                time.Duration // smoothed round trip, 0 until sampled
-	havePing            bool
-	pingVar             time.Duration // smoothed deviation of round-trip samples
-	rtoBackoff          uint          // timeouts since the last ack that acknowledged data
-	freeMsgs            []*outMsg
+
+	retransmittedSegments, retransmittedBytes int64
+	sendLanes                                 []*sendLane
+	laneOrder                                 []int // lanes sorted by priority, for choosing new data
+	pendingRel                                int   // bytes queued and not yet on the wire (incl. retries)
+	pendingUnrel                              int
+	nextPkt                                   int64 // the packet number we expect to send next
+	minWaiting                                int64 // our stop value: oldest packet we still want reported
+	sent                                      sentRing
+	ping                                      time.Duration // smoothed round trip, 0 until sampled
+	havePing                                  bool
+	pingVar                                   time.Duration // smoothed deviation of round-trip samples
+	rtoBackoff                                uint          // timeouts since the last ack that acknowledged data
+	freeMsgs                                  []*outMsg
 
 	// Receive side.
 	recvLanes   []*recvLane
