@@ -53,6 +53,16 @@ type chatOptions struct {
 	timeout       time.Duration // client: how long to try connecting
 }
 
+// statsTicker ticks every --stats-interval when --stats is on and never
+// otherwise; stop releases it.
+func (o chatOptions) statsTicker() (ticks <-chan time.Time, stop func()) {
+	if !o.stats {
+		return nil, func() {}
+	}
+	t := time.NewTicker(o.statsInterval)
+	return t.C, t.Stop
+}
+
 // configValues are the connection options the flags ask for.
 func (o chatOptions) configValues() []mist.ConfigValue {
 	var opts []mist.ConfigValue

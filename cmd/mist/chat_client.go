@@ -114,12 +114,8 @@ func runChatClient(ctx context.Context, server netip.AddrPort, o chatOptions, in
 
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	var statsTick <-chan time.Time
-	if o.stats {
-		t := time.NewTicker(o.statsInterval)
-		defer t.Stop()
-		statsTick = t.C
-	}
+	statsTick, stopStats := o.statsTicker()
+	defer stopStats()
 	lines := input.lines
 	for !cc.done {
 		select {

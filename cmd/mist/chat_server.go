@@ -116,12 +116,8 @@ func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, inp
 
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	var statsTick <-chan time.Time
-	if o.stats {
-		t := time.NewTicker(o.statsInterval)
-		defer t.Stop()
-		statsTick = t.C
-	}
+	statsTick, stopStats := o.statsTicker()
+	defer stopStats()
 	lines := input.lines
 loop:
 	for {
