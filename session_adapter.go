@@ -23,7 +23,15 @@ type sessionAdapter struct {
 func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Session {
 	c := t.c
 	cfg := c.cfg
-	rate := congestion.NewFixed(int(cfg.int(OptSendRateMin)), int(cfg.int(OptSendRateMax)))
+	// Equal bounds (GNS's defaults) mean GNS's fixed rate; a range lets the
+	// rate adapt to the path between them, where GNS would stay near its
+	// connect-time estimate.
+	var rate congestion.Controller
+	if lo, hi := int(cfg.int(OptSendRateMin)), int(cfg.int(OptSendRateMax)); lo < hi {
+		rate = congestion.NewAdaptive(lo, hi)
+	} else {
+		rate = congestion.NewFixed(lo, hi)
+	}
 	nagle := time.Duration(cfg.int(OptNagleTime)) * time.Microsecond
 	if nagle == 0 {
 		nagle = -1
