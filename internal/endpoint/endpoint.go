@@ -23,12 +23,28 @@
 //
 // # Batching
 //
-// On Linux reads and writes move up to [MaxBatch] datagrams per system call:
-// sendmmsg through golang.org/x/net's WriteBatch, and recvmmsg called
-// directly, because x/net's ReadBatch allocates an address per datagram.
-// Options.SingleDatagram selects the one-datagram-per-call path used on
-// other systems, so both are exercised by tests on Linux. Neither path
-// allocates per datagram in steady state.
+// On Linux reads and writes move up to [MaxBatch] datagrams per system call
+// with recvmmsg and sendmmsg, called directly so that source addresses are
+// decoded into netip values and destinations encoded from them without
+// allocating. Options.SingleDatagram selects the one-datagram-per-call path
+// used on other systems, so both are exercised by tests on Linux. Neither
+// path allocates per datagram in steady state.
+//
+// # Segmentation offload
+//
+// Where the kernel offers UDP GSO (Linux 4.18 and later), a batched write
+// hands each run of consecutive datagrams to one destination, all of the
+// run's first datagram's size except a possibly shorter last one, to the
+// kernel as a single message that it cuts into datagrams as late as it can
+// (in the NIC, or just before delivery on loopback). That saves most of the
+// per-datagram cost of the UDP/IP stack on the sending side. It is
+// transparent: the receiver sees the same datagrams. If the path refuses
+// the offload, the socket stops using it and resends without it;
+// [UDPConn.GSO] tells whether it is in use.
+//
+// With Options.GRO the kernel may in turn hand a reader a train of
+// datagrams from one source as one; the reader splits it again, so
+// ReadBatch still returns one Packet per datagram.
 package endpoint
 
 import (
@@ -78,6 +94,16 @@ type Options struct {
 	// SocketBuffer is the send and receive buffer size to request; 0 means
 	// DefaultSocketBuffer, negative leaves the kernel's default.
 	SocketBuffer int
+	// DisableGSO keeps writes from using UDP segmentation offload.
+	DisableGSO bool
+	// GRO lets the kernel coalesce received datagrams (Linux UDP_GRO),
+	// which saves per-datagram work in the receive path when the peer sends
+	// in bursts, and most of all on loopback from a GSO sender. A coalesced
+	// train can be 64 KiB, so each reader (ReadBatch's, and TryReadBatch's
+	// once used) then receives into buffers of its own: 64 KiB for every 16
+	// Packets of the caller's batch, at most 256 KiB per reader, plus one
+	// copy per datagram. Ignored with SingleDatagram.
+	GRO bool
 	// Logger receives the one warning issued if the kernel grants smaller
 	// buffers than requested. nil means slog.Default().
 	Logger *slog.Logger

@@ -7,38 +7,28 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
-
-// batchConn is the sending half of golang.org/x/net's ipv4.PacketConn and
-// ipv6.PacketConn (sendmmsg); ipv4.Message and ipv6.Message are the same
-// type.
-type batchConn interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
 
 // UDPConn is a [PacketConn] over a kernel UDP socket.
 type UDPConn struct {
-	conn  *net.UDPConn
-	local netip.AddrPort
-	batch batchConn // nil: one datagram per call
+	conn   *net.UDPConn
+	local  netip.AddrPort
+	single bool // one datagram per system call
+	gro    bool // the kernel may coalesce received datagrams
 
 	readMu sync.Mutex
-	reader *mmsgReader // batched reads; nil when batch is nil
+	reader *mmsgReader // batched reads; nil when single
 
-	writeMu  sync.Mutex
-	writeMsg []ipv4.Message
-	// dests caches the *net.UDPAddr form of destinations, which the batched
-	// write path needs, so steady-state writes do not allocate.
-	dests map[netip.AddrPort]*net.UDPAddr
+	writeMu sync.Mutex
+	writer  *mmsgWriter // batched writes; nil when single
+
+	// TryReadBatch has a reader of its own, so it never waits for the lock
+	// of a ReadBatch blocked in the kernel.
+	tryMu     sync.Mutex
+	tryReader *mmsgReader
 }
 
 var errNoBuffer = errors.New("endpoint: ReadBatch needs buffers with capacity")
-
-// maxCachedDests bounds the destination cache; it is emptied when full.
-const maxCachedDests = 4096
 
 // msgTrunc is the MSG_TRUNC flag of recvmsg on Linux.
 const msgTrunc = 0x20
@@ -90,33 +80,47 @@ func listen(network string, addr netip.AddrPort, opts *Options) (*UDPConn, error
 	}
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	c := &UDPConn{
-		conn:  conn,
-		local: netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
-		dests: make(map[netip.AddrPort]*net.UDPAddr),
+		conn:   conn,
+		local:  netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
+		single: o.SingleDatagram || runtime.GOOS != "linux",
 	}
-	if runtime.GOOS == "linux" && !o.SingleDatagram {
-		if network == "udp4" {
-			c.batch = ipv4.NewPacketConn(conn)
-		} else {
-			c.batch = ipv6.NewPacketConn(conn)
-		}
-		if c.reader, err = newMmsgReader(conn); err != nil {
+	if !c.single {
+		if err := c.batchIO(o); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("endpoint: %w", err)
 		}
-		c.writeMsg = make([]ipv4.Message, MaxBatch)
-		for i := range MaxBatch {
-			c.writeMsg[i].Buffers = make([][]byte, 1)
-		}
 	}
 	return c, nil
+}
+
+// batchIO sets up recvmmsg and sendmmsg, with the offloads o allows and
+// the kernel offers.
+func (c *UDPConn) batchIO(o Options) error {
+	var err error
+	if o.GRO {
+		c.gro = enableGRO(c.conn)
+	}
+	if c.reader, err = newMmsgReader(c.conn, c.gro); err != nil {
+		return err
+	}
+	c.writer, err = newMmsgWriter(c.conn, !o.DisableGSO)
+	return err
 }
 
 // LocalAddr implements [PacketConn]; an IPv4 address is returned unmapped.
 func (c *UDPConn) LocalAddr() netip.AddrPort { return c.local }
 
 // Batched reports whether the socket moves several datagrams per call.
-func (c *UDPConn) Batched() bool { return c.batch != nil }
+func (c *UDPConn) Batched() bool { return !c.single }
+
+// GSO reports whether writes currently hand runs of equal-size datagrams to
+// the kernel as one segmentation-offload message. It turns false for good
+// if the path refuses the offload.
+func (c *UDPConn) GSO() bool { return c.writer != nil && c.writer.gso.Load() }
+
+// GRO reports whether the kernel may coalesce received datagrams (see
+// Options.GRO).
+func (c *UDPConn) GRO() bool { return c.gro }
 
 // Close implements [PacketConn].
 func (c *UDPConn) Close() error { return c.conn.Close() }
@@ -128,10 +132,27 @@ func (c *UDPConn) ReadBatch(ms []Packet) (int, error) {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	if c.batch == nil {
+	if c.single {
 		return c.readOne(ms)
 	}
-	return c.reader.read(ms)
+	return c.reader.read(ms, true)
+}
+
+// TryReadBatch is ReadBatch without waiting: it returns (0, nil) at once
+// if no datagram is queued. It may run while another goroutine is blocked
+// in ReadBatch on the same socket; concurrent TryReadBatch calls are
+// serialised.
+//
+// With GRO, a coalesced datagram is held by the reader that received it
+// until it is handed out in full, so segments received by TryReadBatch
+// come out of TryReadBatch only (and likewise for ReadBatch).
+func (c *UDPConn) TryReadBatch(ms []Packet) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	c.tryMu.Lock()
+	defer c.tryMu.Unlock()
+	return c.tryRead(ms)
 }
 
 func (c *UDPConn) readOne(ms []Packet) (int, error) {
@@ -157,7 +178,7 @@ func (c *UDPConn) readOne(ms []Packet) (int, error) {
 func (c *UDPConn) WriteBatch(ms []Packet) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if c.batch == nil {
+	if c.single {
 		for i := range ms {
 			if _, err := c.conn.WriteToUDPAddrPort(ms[i].Buf, ms[i].Addr); err != nil {
 				return i, err
@@ -165,42 +186,7 @@ func (c *UDPConn) WriteBatch(ms []Packet) (int, error) {
 		}
 		return len(ms), nil
 	}
-	sent := 0
-	for sent < len(ms) {
-		chunk := ms[sent:min(len(ms), sent+MaxBatch)]
-		msgs := c.writeMsg[:len(chunk)]
-		for i := range chunk {
-			msgs[i].Buffers[0] = chunk[i].Buf
-			msgs[i].Addr = c.dest(chunk[i].Addr)
-		}
-		n, err := c.batch.WriteBatch(msgs, 0)
-		for i := range msgs {
-			msgs[i].Buffers[0] = nil
-			msgs[i].Addr = nil
-		}
-		if n > 0 {
-			sent += n
-		}
-		if err != nil {
-			return sent, err
-		}
-		if n <= 0 {
-			return sent, errors.New("endpoint: sendmmsg sent nothing")
-		}
-	}
-	return sent, nil
-}
-
-func (c *UDPConn) dest(ap netip.AddrPort) *net.UDPAddr {
-	if ua, ok := c.dests[ap]; ok {
-		return ua
-	}
-	if len(c.dests) >= maxCachedDests {
-		clear(c.dests)
-	}
-	ua := net.UDPAddrFromAddrPort(ap)
-	c.dests[ap] = ua
-	return ua
+	return c.writer.write(ms)
 }
 
 // normalise shows IPv4 peers in their plain form.
