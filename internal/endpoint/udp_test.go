@@ -17,6 +17,8 @@ var modes = []struct {
 }{
 	{"batch", nil},
 	{"single", &Options{SingleDatagram: true}},
+	{"nogso", &Options{DisableGSO: true}},
+	{"gro", &Options{GRO: true}},
 }
 
 func listenT(t *testing.T, addr string, opts *Options) *UDPConn {
@@ -85,7 +87,7 @@ func TestExchange(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
 				server := listenT(t, tc.server, m.opts)
-				if server.Batched() == (m.opts != nil) && isLinux {
+				if single := m.opts != nil && m.opts.SingleDatagram; server.Batched() == single && isLinux {
 					t.Fatalf("Batched() = %v in mode %s", server.Batched(), m.name)
 				}
 				dst := netip.AddrPortFrom(netip.MustParseAddr(tc.target), server.LocalAddr().Port())
