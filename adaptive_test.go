@@ -57,3 +57,44 @@ func TestAdaptiveRateClimbs(t *testing.T) {
 		t.Errorf("transfer took %v: no faster than a fixed minimum rate", took)
 	}
 }
+
+// A sender of unreliable messages alone hears acks only when it asks for
+// them, so its rate can only climb if those requests actually go out.
+func TestAdaptiveRateClimbsUnreliable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	opts := []ConfigValue{
+		Int32Value(OptSendRateMin, 64<<10),
+		Int32Value(OptSendRateMax, 64<<20),
+	}
+	lag := withFaultyUDP(netsim.Faults{Lag: 5 * time.Millisecond}, 3)
+	p := newUDPPairWith(t, opts, opts, lag, netip.MustParseAddr("127.0.0.1"))
+	msg := make([]byte, 1000)
+	buf := make([]*Message, 64)
+	peak := 0
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && peak < 4<<20 {
+		for {
+			if _, r := p.client.SendMessageToConnection(p.cconn, msg, SendUnreliable); r != ResultOK {
+				break
+			}
+		}
+		for p.server.ReceiveMessagesOnConnection(p.sconn, buf) > 0 {
+			for _, m := range buf {
+				if m != nil {
+					m.Release()
+				}
+			}
+			clear(buf)
+		}
+		if st, r := p.client.ConnectionRealTimeStatus(p.cconn, nil); r == ResultOK {
+			peak = max(peak, st.SendRate)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("peak send rate %d B/s", peak)
+	if peak < 4<<20 {
+		t.Errorf("send rate peaked at %d B/s within 3 s; want at least 4 MiB/s", peak)
+	}
+}

@@ -109,6 +109,8 @@ func (a *sessionAdapter) Receive(now time.Time, pktNum int64, plaintext []byte) 
 
 func (a *sessionAdapter) AckRequestDue() bool { return a.s.AckRequestDue() }
 
+func (a *sessionAdapter) AckRequestSent() { a.s.AckRequestSent() }
+
 func (a *sessionAdapter) NoteAckRequest(now time.Time, pktNum int64, immediate bool) {
 	a.s.RequestAck(now, immediate)
 }

@@ -35,6 +35,7 @@ func (s *fakeSession) NextDeadline(time.Time) time.Time {
 func (s *fakeSession) ReliableDone() bool                      { return len(s.queue) == 0 }
 func (s *fakeSession) Status(now time.Time, st *SessionStatus) {}
 func (s *fakeSession) AckRequestDue() bool                     { return false }
+func (s *fakeSession) AckRequestSent()                         {}
 
 func (s *fakeSession) NoteAckRequest(now time.Time, pkt int64, immediate bool) {
 	s.acks++

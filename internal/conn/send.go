@@ -123,7 +123,8 @@ func (c *Conn) sendPackets(now time.Time) {
 			// then, so the round-trip estimate stays fresh.
 			flags = wire.StatsAckRequestE2E
 		}
-		if flags&wire.StatsAckRequestImmediate == 0 && c.session.AckRequestDue() {
+		windowAck := flags&wire.StatsAckRequestImmediate == 0 && c.session.AckRequestDue()
+		if windowAck {
 			// Keep a delayed-ack peer's acks coming while much data is in
 			// flight, or the send window stalls between them.
 			flags |= wire.StatsAckRequestE2E | wire.StatsAckRequestImmediate
@@ -138,6 +139,9 @@ func (c *Conn) sendPackets(now time.Time) {
 		payload, ok := c.session.AppendPacket(plain[:0], now, int64(c.nextPktNum), maxPlain, allowData, force)
 		if !ok {
 			return
+		}
+		if windowAck {
+			c.session.AckRequestSent()
 		}
 		b := wire.AppendDataHeader(bufpool.Get(hdrLen + len(payload) + c.sendCipher.Overhead())[:0], &h)
 		b = c.sendCipher.Seal(b, payload, c.nextPktNum)

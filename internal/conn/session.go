@@ -20,6 +20,9 @@ type Session interface {
 	// AckRequestDue reports whether the next packet should ask the peer for
 	// an immediate ack (much data in flight since the last request).
 	AckRequestDue() bool
+	// AckRequestSent tells the session that a packet asking for an
+	// immediate ack because AckRequestDue said so was built.
+	AckRequestSent()
 	// NoteAckRequest tells the session that packet pktNum asked to be
 	// acknowledged (immediately or within the delayed-ack time).
 	NoteAckRequest(now time.Time, pktNum int64, immediate bool)

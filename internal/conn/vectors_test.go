@@ -154,6 +154,7 @@ func (r *replaySession) Receive(now time.Time, pkt int64, p []byte) error {
 	return err
 }
 func (r *replaySession) AckRequestDue() bool { return false }
+func (r *replaySession) AckRequestSent()     {}
 
 func (r *replaySession) NoteAckRequest(now time.Time, pkt int64, imm bool) { r.s.RequestAck(now, imm) }
 func (r *replaySession) AppendPacket(dst []byte, now time.Time, pkt int64, max int, allowData, force bool) ([]byte, bool) {

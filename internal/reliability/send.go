@@ -155,15 +155,14 @@ func (s *Session) Retransmitted() (segments, bytes int64) {
 }
 
 // AckRequestDue reports whether the next packet should ask the peer to ack
-// at once, because much data went out since the last such request. A true
-// answer counts as the request.
-func (s *Session) AckRequestDue() bool {
-	if s.sentSinceAckRequest < ackRequestEvery {
-		return false
-	}
-	s.sentSinceAckRequest = 0
-	return true
-}
+// at once, because much data went out since the last such request.
+func (s *Session) AckRequestDue() bool { return s.sentSinceAckRequest >= ackRequestEvery }
+
+// AckRequestSent notes that a packet asking for an immediate ack went out.
+// Only a packet actually built counts: asking before learning that nothing
+// was due to send would lose the request, and a sender of unreliable data
+// alone, which hears acks only when it asks, would then hardly hear any.
+func (s *Session) AckRequestSent() { s.sentSinceAckRequest = 0 }
 
 // windowFull reports whether m, the lane's head, is reliable and may not
 // place a segment until more of the stream is acknowledged. A window with

@@ -193,7 +193,7 @@ type Session struct {
 	cfg Config
 
 	// Send side.
-	sentSinceAckRequest int // data bytes sent since AckRequestDue last said yes
+	sentSinceAckRequest int // data bytes sent since the last immediate ack request
 
 	retransmittedSegments, retransmittedBytes int64
 	sendLanes                                 []*sendLane

@@ -556,7 +556,11 @@ func TestAckRequestDueEveryWindowShare(t *testing.T) {
 		}
 		sent += len(out)
 		if s.AckRequestDue() {
+			if !s.AckRequestDue() {
+				t.Fatal("asking whether a request is due consumed it")
+			}
 			requests++
+			s.AckRequestSent()
 		}
 	}
 	if requests != 1 && requests != 2 {
