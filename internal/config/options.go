@@ -222,8 +222,10 @@ var table = []Option{
 	global(f32(FakePacketReorder_Recv, "FakePacketReorder_Recv", 0, 0, 100)),
 	global(i32(FakePacketReorder_Time, "FakePacketReorder_Time", 15, 0, 5000)),
 	i32(SendBufferSize, "SendBufferSize", 512*1024, 4*1024, 0x10000000),
-	i32(SendRateMin, "SendRateMin", 256*1024, 1024, 0x10000000),
-	i32(SendRateMax, "SendRateMax", 256*1024, 1024, 0x10000000),
+	// GNS clamps both rates at 256 MiB/s; mist lets them go to the top of
+	// int32 so that a fast path is not capped below what it carries.
+	i32(SendRateMin, "SendRateMin", 256*1024, 1024, math.MaxInt32),
+	i32(SendRateMax, "SendRateMax", 256*1024, 1024, math.MaxInt32),
 	i32(NagleTime, "NagleTime", 5000, 0, 20000),
 	i32(LogLevel_AckRTT, "LogLevel_AckRTT", LogWarning, LogError, LogEverything),
 	i32(LogLevel_PacketDecode, "LogLevel_PacketDecode", LogWarning, LogError, LogEverything),

@@ -63,8 +63,7 @@ const (
 
 	// BurstTime is how much of the rate the bucket may hold when that
 	// exceeds BurstBytes: enough to cover a late timer, small enough that
-	// a burst stays well within socket buffers (256 KiB at the highest
-	// rate).
+	// a burst stays within socket buffers (256 KiB at 256 MiB/s).
 	BurstTime = time.Millisecond
 
 	// initialEstimateBytes is the amount GNS assumes may be in flight per
@@ -74,9 +73,10 @@ const (
 	// DefaultRTT is the round trip assumed before any sample exists.
 	DefaultRTT = 200 * time.Millisecond
 
-	// RateFloor and RateCeiling bound SendRateMin/SendRateMax.
+	// RateFloor and RateCeiling bound SendRateMin/SendRateMax. GNS's
+	// ceiling is 0x10000000 (256 MiB/s); mist's is the top of int32.
 	RateFloor   = 1024
-	RateCeiling = 0x10000000
+	RateCeiling = math.MaxInt32
 )
 
 // clampRates applies the config ranges and orders the pair so max >= min.
@@ -153,7 +153,7 @@ type Fixed struct {
 }
 
 // NewFixed returns GNS's fixed-rate controller for the SendRateMin and
-// SendRateMax options (each clamped to 1024..0x10000000 bytes/s, max raised
+// SendRateMax options (each clamped to 1024..math.MaxInt32 bytes/s, max raised
 // to min). When they differ the rate is 4380 bytes per 200 ms clamped into
 // the range, replaced once by the same estimate from the first RTT sample:
 // GNS makes the estimate at connect time from the handshake ping, which the

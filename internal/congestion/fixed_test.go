@@ -1,6 +1,7 @@
 package congestion
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -21,7 +22,7 @@ func TestFixedRateSelection(t *testing.T) {
 		{"estimate clamped to max", 1024, 100000, time.Millisecond, 100000},
 		{"estimate clamped to min", 50000, 1 << 20, 0, 50000},
 		{"below floor", 10, 10, 0, 1024},
-		{"above ceiling", 1 << 30, 1 << 30, 0, 0x10000000},
+		{"above ceiling", math.MaxInt32 + 1, math.MaxInt32 + 1, 0, math.MaxInt32},
 		{"max raised to min", 300000, 2000, 0, 300000},
 	}
 	for _, tt := range tests {
