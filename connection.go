@@ -146,6 +146,9 @@ func (c *connection) deliver(m *Message, maxMessages, maxBytes int) bool {
 		m.group = g
 		g.queue.pushBack(m)
 	}
+	if (maxMessages > 0 && 2*c.queue.count >= maxMessages) || (maxBytes > 0 && 2*c.queue.bytes >= maxBytes) {
+		s.backlog.Store(true)
+	}
 	s.signalReady()
 	return true
 }

@@ -91,6 +91,9 @@ type Sockets struct {
 	now func() time.Time
 	// ready is signalled when a message is queued; see MessagesReady.
 	ready chan struct{}
+	// backlog is set when a receive queue passes half its limit, so that
+	// receive loops let the application run before it overflows.
+	backlog atomic.Bool
 	// packetListen and packetDial replace the UDP sockets in tests.
 	packetListen func(netip.AddrPort) (endpoint.PacketConn, error)
 	packetDial   func(netip.AddrPort) (endpoint.PacketConn, error)

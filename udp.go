@@ -69,6 +69,7 @@ func (u *udpSocket) run() {
 			p := &pkts[i]
 			u.handle(now, p.Addr, p.Buf[:p.N])
 			p.Buf = p.Buf[:cap(p.Buf)]
+			u.s.yieldToReaders()
 		}
 		if u.client == nil {
 			continue
