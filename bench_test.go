@@ -1,6 +1,7 @@
 package mist
 
 import (
+	"net"
 	"runtime"
 	"testing"
 )
@@ -80,4 +81,77 @@ func TestReceivePathAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per send+receive", allocs)
 	}
+}
+
+// BenchmarkPingPong measures one round trip of a 32-byte reliable message
+// over loopback UDP, each side waiting on MessagesReady as a blocking
+// program would; BenchmarkPingPong/raw is the same exchange on plain UDP
+// sockets, the reference the mist figure is read against.
+func BenchmarkPingPong(b *testing.B) {
+	b.Run("mist", func(b *testing.B) {
+		p := newUDPPair(b, fastOpts, fastOpts)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			in := make([]*Message, 8)
+			ready := p.server.MessagesReady()
+			for {
+				n := p.server.ReceiveMessagesOnConnection(p.sconn, in)
+				if n < 0 {
+					return
+				}
+				for _, m := range in[:n] {
+					p.server.SendMessageToConnection(p.sconn, m.Data, SendReliableNoNagle)
+					m.Release()
+				}
+				if n == 0 {
+					select {
+					case <-ready:
+					case <-done:
+						return
+					}
+				}
+			}
+		}()
+		msg := make([]byte, 32)
+		in := make([]*Message, 1)
+		ready := p.client.MessagesReady()
+		for b.Loop() {
+			p.client.SendMessageToConnection(p.cconn, msg, SendReliableNoNagle)
+			for p.client.ReceiveMessagesOnConnection(p.cconn, in) == 0 {
+				<-ready
+			}
+			in[0].Release()
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		cli, err := net.DialUDP("udp4", nil, srv.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cli.Close()
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				n, from, err := srv.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				srv.WriteToUDPAddrPort(buf[:n], from)
+			}
+		}()
+		msg := make([]byte, 32)
+		buf := make([]byte, 2048)
+		for b.Loop() {
+			cli.Write(msg)
+			if _, err := cli.Read(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

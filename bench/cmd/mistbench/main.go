@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,7 @@ type flags struct {
 	serve         string
 	listen        string
 	cpuProfile    string
+	trace         string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -104,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.serve, "serve", "", "internal: run as the bench server for the named system")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "internal: address the -serve server listens on")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the client to FILE and of each server process to FILE.<pid>")
+	fs.StringVar(&f.trace, "trace", "", "write a runtime trace of the client to FILE and of each server process to FILE.<pid>")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -169,6 +172,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if f.trace != "" {
+		path := f.trace
+		if f.serve != "" {
+			path = fmt.Sprintf("%s.%d", path, os.Getpid())
+		}
+		file, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		if err := trace.Start(file); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	if f.serve != "" {
 		sys, err := systemByName(f.serve)
@@ -238,6 +256,9 @@ func bench(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 			args := []string{"-serve", name, "-listen", addr}
 			if f.cpuProfile != "" {
 				args = append(args, "-cpuprofile", f.cpuProfile)
+			}
+			if f.trace != "" {
+				args = append(args, "-trace", f.trace)
 			}
 			return args
 		})

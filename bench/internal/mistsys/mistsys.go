@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -20,9 +21,13 @@ import (
 	"github.com/mistnet/mist/bench/internal/system"
 )
 
-// MaxRate is the send rate both ends are configured to, the top of the
-// SendRateMin/SendRateMax range: rate limits lifted.
-const MaxRate = 0x10000000
+// MinRate and MaxRate bound the send rate of both ends: rate limits
+// lifted. MaxRate is the top of mist's SendRateMax range; with MinRate
+// below it the adaptive controller finds the rate the path carries.
+const (
+	MinRate = 1 << 20
+	MaxRate = math.MaxInt32
+)
 
 // connsPerInstance keeps client swarms under the per-instance connection
 // limit by spreading them over several Sockets.
@@ -37,7 +42,7 @@ const receiveBatch = 64
 // Options are applied to every listen socket and connection.
 func Options() []mist.ConfigValue {
 	return []mist.ConfigValue{
-		mist.Int32Value(mist.OptSendRateMin, MaxRate),
+		mist.Int32Value(mist.OptSendRateMin, MinRate),
 		mist.Int32Value(mist.OptSendRateMax, MaxRate),
 	}
 }
