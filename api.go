@@ -245,6 +245,16 @@ func (s *Sockets) ReceiveMessagesOnConnection(h Conn, out []*Message) int {
 	if c == nil {
 		return -1
 	}
+	n := s.popMessages(c, out)
+	if n == 0 && s.pollInline(c) {
+		n = s.popMessages(c, out)
+	}
+	return n
+}
+
+// popMessages moves up to len(out) of c's queued messages into out; -1 if
+// the application closed c.
+func (s *Sockets) popMessages(c *connection, out []*Message) int {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	if !c.accepting && c.queue.count == 0 {
@@ -259,6 +269,26 @@ func (s *Sockets) ReceiveMessagesOnConnection(h Conn, out []*Message) int {
 		n++
 	}
 	return n
+}
+
+// busyPollWindow is how soon after an empty receive call another one marks
+// the caller as busy-polling. A game loop polling once a frame never
+// comes close; a loop spinning on the call does every time.
+const busyPollWindow = 100 * time.Microsecond
+
+// pollInline reads c's socket in the caller's goroutine when the caller
+// is busy-polling an empty queue, and reports whether it handled any
+// datagrams. Only busy-pollers pay for the system call.
+func (s *Sockets) pollInline(c *connection) bool {
+	if c.sock == nil {
+		return false
+	}
+	now := int64(time.Since(s.created))
+	prev := c.lastEmptyRecv.Swap(now)
+	if now-prev > int64(busyPollWindow) {
+		return false
+	}
+	return c.sock.poll()
 }
 
 // ConnectionInfo describes the connection; false if the handle is invalid.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +50,12 @@ type connection struct {
 	flags      ConnInfoFlags
 	lanes      int
 	tr         transport
+	// sock is the UDP socket the connection's datagrams arrive on, set
+	// before the handle is published; nil for socket pairs.
+	sock *udpSocket
+	// lastEmptyRecv is when (monotonic nanoseconds since the instance was
+	// created) a receive call last found the queue empty; see pollInline.
+	lastEmptyRecv atomic.Int64
 	// quiet suppresses callbacks until Connected: socket pairs start
 	// connected without any.
 	quiet bool

@@ -89,6 +89,8 @@ type Sockets struct {
 	certKey ed25519.PrivateKey
 
 	now func() time.Time
+	// created is the monotonic reference for pollInline's timestamps.
+	created time.Time
 	// ready is signalled when a message is queued; see MessagesReady.
 	ready chan struct{}
 	// backlog is set when a receive queue passes half its limit, so that
@@ -112,6 +114,7 @@ func New(cfg Config) (*Sockets, error) {
 		authDebug:   "Not Attempted",
 		authHandler: cfg.OnAuthenticationStatus,
 		now:         time.Now,
+		created:     time.Now(),
 		ready:       make(chan struct{}, 1),
 	}
 	s.cfg = globalConfig.child(config.InterfaceScope)

@@ -34,6 +34,46 @@ type udpSocket struct {
 	byAddr   map[netip.AddrPort]*udpTransport
 	listener *conn.Listener
 	replyBuf []byte
+
+	// Inline polling by busy-polling receivers; see poll.
+	pollMu   sync.Mutex
+	pollPkts []endpoint.Packet
+}
+
+// nonblockingReader is a socket that can be read without waiting.
+type nonblockingReader interface {
+	TryReadBatch(ms []endpoint.Packet) (int, error)
+}
+
+// pollBatch is how many datagrams one inline poll may take.
+const pollBatch = 16
+
+// poll reads and handles whatever datagrams are queued on the socket,
+// without waiting, in the caller's goroutine, and reports whether there
+// were any. A receiver that busy-polls then gets its messages without the
+// hand-off from the receive loop, whose goroutine may be waiting for the
+// very processor the poller is spinning on. The receive loop keeps
+// running; whichever reads a datagram first handles it.
+func (u *udpSocket) poll() bool {
+	r, ok := u.pc.(nonblockingReader)
+	if !ok || !u.pollMu.TryLock() {
+		return false
+	}
+	defer u.pollMu.Unlock()
+	if u.pollPkts == nil {
+		u.pollPkts = resizeBatch(nil, pollBatch)
+	}
+	n, err := r.TryReadBatch(u.pollPkts)
+	if err != nil || n == 0 {
+		return false
+	}
+	now := u.s.now()
+	for i := range u.pollPkts[:n] {
+		p := &u.pollPkts[i]
+		u.handle(now, p.Addr, p.Buf[:p.N])
+		p.Buf = p.Buf[:cap(p.Buf)]
+	}
+	return true
 }
 
 func (u *udpSocket) close() {
@@ -292,6 +332,7 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	}
 	t.cc = cc
 	c.tr = t
+	c.sock = u
 	s.conns[h] = c
 	s.mu.Unlock()
 	s.track(t)
@@ -370,6 +411,7 @@ func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool)
 	}
 	t.cc = cc
 	c.tr = t
+	c.sock = u
 	s.mu.Lock()
 	s.conns[h] = c
 	s.mu.Unlock()
