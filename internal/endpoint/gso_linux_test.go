@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -303,6 +305,83 @@ func TestGROSplitsTrains(t *testing.T) {
 			}
 			if !coalesced && clients[0].GSO() {
 				t.Error("no read saw a coalesced train from a GSO sender over loopback")
+			}
+		})
+	}
+}
+
+func TestEncodeAddr(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	loIndex := uint32(0)
+	if err == nil {
+		loIndex = uint32(lo.Index)
+	}
+	cases := []struct {
+		family uint16
+		addr   string
+		ok     bool
+		want   [16]byte // address bytes as the socket sees them
+		scope  uint32
+	}{
+		{unix.AF_INET, "1.2.3.4:5", true, [16]byte{1, 2, 3, 4}, 0},
+		{unix.AF_INET, "[::ffff:1.2.3.4]:5", true, [16]byte{1, 2, 3, 4}, 0},
+		{unix.AF_INET, "[::1]:5", false, [16]byte{}, 0},
+		{unix.AF_INET6, "1.2.3.4:5", true, netip.MustParseAddr("::ffff:1.2.3.4").As16(), 0},
+		{unix.AF_INET6, "[2001:db8::1]:5", true, netip.MustParseAddr("2001:db8::1").As16(), 0},
+		{unix.AF_INET6, "[fe80::1%7]:5", true, netip.MustParseAddr("fe80::1").As16(), 7},
+		{unix.AF_INET6, "[fe80::1%lo]:5", err == nil, netip.MustParseAddr("fe80::1").As16(), loIndex},
+	}
+	for _, tc := range cases {
+		w := &mmsgWriter{family: tc.family}
+		var sa unix.RawSockaddrInet6
+		ap := netip.MustParseAddrPort(tc.addr)
+		n, ok := w.encodeAddr(&sa, ap)
+		if ok != tc.ok {
+			t.Errorf("family %d, %v: ok = %v", tc.family, ap, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		got, ok := decodeSockaddr(&sa)
+		if !ok || got.Port() != 5 {
+			t.Errorf("family %d, %v: decodes to %v", tc.family, ap, got)
+		}
+		switch tc.family {
+		case unix.AF_INET:
+			sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+			if n != unix.SizeofSockaddrInet4 || sa4.Family != unix.AF_INET || sa4.Addr != [4]byte(tc.want[:4]) {
+				t.Errorf("family %d, %v: encoded %+v (%d bytes)", tc.family, ap, sa4, n)
+			}
+		default:
+			if n != unix.SizeofSockaddrInet6 || sa.Family != unix.AF_INET6 || sa.Addr != tc.want || sa.Scope_id != tc.scope {
+				t.Errorf("family %d, %v: encoded %+v (%d bytes)", tc.family, ap, sa, n)
+			}
+		}
+	}
+	w := &mmsgWriter{family: unix.AF_INET6}
+	if _, ok := w.encodeAddr(new(unix.RawSockaddrInet6), netip.AddrPort{}); ok {
+		t.Error("invalid address encoded")
+	}
+}
+
+// TestWriteUnreachableFamily: a destination the socket's family cannot
+// reach ends the write with an error after the datagrams before it.
+func TestWriteUnreachableFamily(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			server := listenT(t, "127.0.0.1:0", nil)
+			client := listenT(t, "127.0.0.1:0", m.opts)
+			out := []Packet{
+				{Buf: []byte("a"), Addr: server.LocalAddr()},
+				{Buf: []byte("b"), Addr: server.LocalAddr()},
+				{Buf: []byte("c"), Addr: netip.MustParseAddrPort("[2001:db8::1]:5")},
+			}
+			if n, err := client.WriteBatch(out); n != 2 || err == nil {
+				t.Fatalf("WriteBatch = %d, %v; want 2 and an error", n, err)
+			}
+			if got := readAll(t, server, 2); string(got[0].Buf)+string(got[1].Buf) != "ab" {
+				t.Fatalf("received %q, %q", got[0].Buf, got[1].Buf)
 			}
 		})
 	}
