@@ -24,6 +24,8 @@ type udpTransport struct {
 	cc     *conn.Conn
 	remote netip.AddrPort
 	timer  *time.Timer
+	// timerAt is when the timer fires; zero when it is not pending.
+	timerAt time.Time
 	// For inbound connections: who the client said it is, fixed at creation
 	// and read without the connection lock for duplicate detection.
 	clientID       uint32
@@ -97,14 +99,23 @@ func (t *udpTransport) collect(b []byte) {
 	t.batch = append(t.batch, endpoint.Packet{Buf: cp, Addr: t.remote})
 }
 
+// arm sets the timer for the protocol's next deadline. A timer already
+// due no later than that is left alone: firing early costs one idle kick,
+// which rearms it, while resetting it on every kick (every message sent)
+// costs more than the kicks it saves.
 func (t *udpTransport) arm(now time.Time) {
 	d := t.cc.NextDeadline(now)
 	if d.IsZero() {
-		if t.timer != nil {
+		if t.timer != nil && !t.timerAt.IsZero() {
 			t.timer.Stop()
+			t.timerAt = time.Time{}
 		}
 		return
 	}
+	if !t.timerAt.IsZero() && !t.timerAt.After(d) {
+		return
+	}
+	t.timerAt = d
 	wait := max(d.Sub(now), 0)
 	if t.timer == nil {
 		t.timer = time.AfterFunc(wait, t.onTimer)
@@ -116,6 +127,7 @@ func (t *udpTransport) arm(now time.Time) {
 func (t *udpTransport) onTimer() {
 	c := t.c
 	c.mu.Lock()
+	t.timerAt = time.Time{}
 	t.kick(c.s.now())
 	c.mu.Unlock()
 }
