@@ -45,6 +45,12 @@
 // With Options.GRO the kernel may in turn hand a reader a train of
 // datagrams from one source as one; the reader splits it again, so
 // ReadBatch still returns one Packet per datagram.
+//
+// # Polling
+//
+// [UDPConn.TryReadBatch] reads what is queued without waiting, alongside a
+// ReadBatch that may be blocked on the same socket, for receivers that
+// poll.
 package endpoint
 
 import (
