@@ -26,6 +26,9 @@ func tryWithin(t *testing.T, c *UDPConn, ms []Packet) (int, error) {
 	}()
 	select {
 	case r := <-done:
+		if errors.Is(r.err, errors.ErrUnsupported) {
+			t.Skip("TryReadBatch not available here")
+		}
 		return r.n, r.err
 	case <-time.After(10 * time.Second):
 		t.Fatal("TryReadBatch blocked")
@@ -151,6 +154,9 @@ func TestTryReadBatchBesideBlockedReader(t *testing.T) {
 // TestTryReadBatchGRO: TryReadBatch splits coalesced datagrams too.
 func TestTryReadBatchGRO(t *testing.T) {
 	server := listenT(t, "127.0.0.1:0", &Options{GRO: true})
+	if !server.GRO() {
+		t.Skip("no UDP GRO here")
+	}
 	client := listenT(t, "127.0.0.1:0", nil)
 	const count = 100
 	out := make([]Packet, count)
