@@ -26,6 +26,10 @@ type udpTransport struct {
 	timer  *time.Timer
 	// timerAt is when the timer fires; zero when it is not pending.
 	timerAt time.Time
+	// sess is the session once the handshake made one; nagle its Nagle
+	// delay (negative: none).
+	sess  *sessionAdapter
+	nagle time.Duration
 	// For inbound connections: who the client said it is, fixed at creation
 	// and read without the connection lock for duplicate detection.
 	clientID       uint32
@@ -220,8 +224,22 @@ func (t *udpTransport) send(now time.Time, lane int, data []byte, flags SendFlag
 	if err != nil {
 		return -1, sendResult(err)
 	}
+	if t.nagleHolds(now, flags) {
+		return n, ResultOK
+	}
 	t.kick(now)
 	return n, ResultOK
+}
+
+// nagleHolds reports whether a message just queued can wait for the timer:
+// Nagle holds it (it does not complete a packet) and the timer fires by
+// its Nagle deadline. Small messages sent in a burst then cost a queue
+// append each instead of a pass through the whole protocol.
+func (t *udpTransport) nagleHolds(now time.Time, flags SendFlags) bool {
+	if flags&SendNoNagle != 0 || t.sess == nil || t.nagle < 0 || t.timerAt.IsZero() {
+		return false
+	}
+	return !t.timerAt.After(now.Add(t.nagle)) && !t.sess.s.DataReady(now)
 }
 
 func (t *udpTransport) flush(now time.Time) {

@@ -207,7 +207,10 @@ func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error)
 	if s.packetListen != nil {
 		return s.packetListen(addr)
 	}
-	pc, err := endpoint.Listen(addr, nil)
+	// GRO lets one read take a train of datagrams a GSO sender wrote at
+	// once; its buffers (at most 256 KiB) are paid once per listen socket,
+	// never per idle client.
+	pc, err := endpoint.Listen(addr, &endpoint.Options{GRO: true})
 	if err != nil {
 		return nil, err
 	}

@@ -134,3 +134,17 @@ func TestUDPConnectSendReceive(t *testing.T) {
 		})
 	}
 }
+
+// A message carries the time its packet arrived.
+func TestUDPTimeReceived(t *testing.T) {
+	p := newUDPPair(t, nil, nil)
+	before := time.Now()
+	if _, r := p.client.SendMessageToConnection(p.cconn, []byte("when"), SendReliableNoNagle); r != ResultOK {
+		t.Fatal(r)
+	}
+	m := receiveAll(t, p.server, p.sconn, 1)[0]
+	defer m.Release()
+	if m.TimeReceived.Before(before) || m.TimeReceived.After(time.Now()) {
+		t.Fatalf("TimeReceived %v outside [%v, now]", m.TimeReceived, before)
+	}
+}

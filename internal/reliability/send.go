@@ -335,6 +335,14 @@ func (s *Session) dataDeadline() time.Time {
 	return d
 }
 
+// DataReady reports whether queued data should go out at now: false while
+// Nagle holds what is queued (less than a packet of it, none due yet) or
+// the send window is full.
+func (s *Session) DataReady(now time.Time) bool {
+	s.lastNow = now
+	return s.dataReady(now)
+}
+
 // dataReady reports whether data should go out at now.
 func (s *Session) dataReady(now time.Time) bool {
 	d := s.dataDeadline()
