@@ -56,13 +56,13 @@ type earlyMsg struct {
 	flags SendFlags
 }
 
-// receive handles a datagram for this connection (from the receive loop).
+// receive handles a datagram for this connection (from the receive loop),
+// which must kick the connection once its read batch is handled.
 func (t *udpTransport) receive(now time.Time, b []byte) {
 	c := t.c
 	c.mu.Lock()
 	if !t.gone {
 		t.cc.Receive(now, b)
-		t.kick(now)
 	}
 	c.mu.Unlock()
 }

@@ -36,8 +36,9 @@ type udpSocket struct {
 	replyBuf []byte
 
 	// Inline polling by busy-polling receivers; see poll.
-	pollMu   sync.Mutex
-	pollPkts []endpoint.Packet
+	pollMu    sync.Mutex
+	pollPkts  []endpoint.Packet
+	pollKicks pendingKicks
 }
 
 // nonblockingReader is a socket that can be read without waiting.
@@ -70,10 +71,36 @@ func (u *udpSocket) poll() bool {
 	now := u.s.now()
 	for i := range u.pollPkts[:n] {
 		p := &u.pollPkts[i]
-		u.handle(now, p.Addr, p.Buf[:p.N])
+		u.handle(now, p.Addr, p.Buf[:p.N], &u.pollKicks)
 		p.Buf = p.Buf[:cap(p.Buf)]
 	}
+	u.pollKicks.run(now)
 	return true
+}
+
+// pendingKicks collects the connections a read batch fed, so that each is
+// serviced once per batch: one ack for a train of datagrams instead of
+// one every few.
+type pendingKicks []*udpTransport
+
+func (k *pendingKicks) add(t *udpTransport) {
+	for _, x := range *k {
+		if x == t {
+			return
+		}
+	}
+	*k = append(*k, t)
+}
+
+// run services the collected connections and forgets them.
+func (k *pendingKicks) run(now time.Time) {
+	for i, t := range *k {
+		t.c.mu.Lock()
+		t.kick(now)
+		t.c.mu.Unlock()
+		(*k)[i] = nil
+	}
+	*k = (*k)[:0]
 }
 
 func (u *udpSocket) close() {
@@ -95,6 +122,7 @@ func (u *udpSocket) run() {
 		size = 1
 	}
 	pkts := resizeBatch(nil, size)
+	var kicks pendingKicks
 	var lastFull time.Time
 	for {
 		n, err := u.pc.ReadBatch(pkts)
@@ -107,10 +135,11 @@ func (u *udpSocket) run() {
 		now := u.s.now()
 		for i := range pkts[:n] {
 			p := &pkts[i]
-			u.handle(now, p.Addr, p.Buf[:p.N])
+			u.handle(now, p.Addr, p.Buf[:p.N], &kicks)
 			p.Buf = p.Buf[:cap(p.Buf)]
 			u.s.yieldToReaders()
 		}
+		kicks.run(now)
 		if u.client == nil {
 			continue
 		}
@@ -143,12 +172,15 @@ func resizeBatch(pkts []endpoint.Packet, n int) []endpoint.Packet {
 	return out
 }
 
-func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte) {
+// handle feeds one datagram to its connection, which kicks will service,
+// or to the listener.
+func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte, kicks *pendingKicks) {
 	if u.client != nil {
 		if from != u.remote {
 			return
 		}
 		u.client.receive(now, b)
+		kicks.add(u.client)
 		return
 	}
 	u.mu.Lock()
@@ -156,6 +188,7 @@ func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte) {
 	if t != nil {
 		u.mu.Unlock()
 		t.receive(now, b)
+		kicks.add(t)
 		return
 	}
 	reply, req := u.listener.Receive(now, from, b, u.replyBuf[:0])
