@@ -35,6 +35,9 @@ type Message struct {
 	Data []byte
 
 	pooled bool // Data came from bufpool
+	// small holds the payload of a small received message, so that it
+	// costs no buffer of its own.
+	small [smallMessage]byte
 
 	// A queued message is in its connection's queue and, if the connection
 	// is in a poll group, in the group's queue too: two views of one queue.
@@ -54,6 +57,21 @@ func NewMessage(size int) *Message {
 		m.Data = bufpool.Get(size)
 		m.pooled = true
 	}
+	return m
+}
+
+// smallMessage is the largest payload a received message keeps inline.
+const smallMessage = 128
+
+// newReceivedCopy returns a pooled message holding a copy of data.
+func newReceivedCopy(data []byte) *Message {
+	m := messagePool.Get().(*Message)
+	if len(data) <= smallMessage {
+		m.Data = append(m.small[:0], data...)
+		return m
+	}
+	m.Data = append(bufpool.Get(len(data))[:0], data...)
+	m.pooled = true
 	return m
 }
 

@@ -26,6 +26,9 @@ func (s *Sockets) yieldToReaders() {
 
 // signalReady notes that a message was queued, without blocking.
 func (s *Sockets) signalReady() {
+	if len(s.ready) > 0 {
+		return // a signal is pending: no need to take the channel's lock
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:

@@ -51,9 +51,15 @@ func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Ses
 		RecvMaxSegmentsPerPacket: int(cfg.int(OptRecvMaxSegmentsPerPacket)),
 		MaxReliableSegment:       maxPlaintext - reliableSegmentOverhead,
 		Rate:                     rate,
+		LendUnreliable:           true,
 	})
 	a.deliver = func(rm reliability.Message) bool {
-		m := newReceived(rm.Data)
+		var m *Message
+		if rm.Lent {
+			m = newReceivedCopy(rm.Data)
+		} else {
+			m = newReceived(rm.Data)
+		}
 		m.Lane = uint16(rm.Lane)
 		m.MessageNumber = rm.Num
 		if rm.Reliable {
@@ -63,8 +69,10 @@ func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Ses
 		if c.deliver(m, maxMsgs, maxBytes) {
 			return true
 		}
-		// Refused: the session keeps ownership of the payload.
-		m.Data, m.pooled = nil, false
+		// Refused: the session keeps ownership of a payload it gave.
+		if !rm.Lent {
+			m.Data, m.pooled = nil, false
+		}
 		m.Release()
 		return false
 	}

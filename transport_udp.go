@@ -232,15 +232,21 @@ func (t *udpTransport) send(now time.Time, lane int, data []byte, flags SendFlag
 }
 
 // nagleHolds reports whether a message just queued can wait for the timer:
-// Nagle holds it (it does not complete a packet) and the timer fires by
-// its Nagle deadline. Small messages sent in a burst then cost a queue
-// append each instead of a pass through the whole protocol.
+// Nagle holds it and the timer fires by its Nagle deadline. Small messages
+// sent in a burst then cost a queue append each instead of a pass through
+// the whole protocol, and the packets they fill go out nagleBatch at a
+// time, in one system call, rather than one by one: Nagle already lets
+// them wait that long.
 func (t *udpTransport) nagleHolds(now time.Time, flags SendFlags) bool {
 	if flags&SendNoNagle != 0 || t.sess == nil || t.nagle < 0 || t.timerAt.IsZero() {
 		return false
 	}
-	return !t.timerAt.After(now.Add(t.nagle)) && !t.sess.s.DataReady(now)
+	return !t.timerAt.After(now.Add(t.nagle)) && !t.sess.s.NagleBatchReady(now, nagleBatch)
 }
+
+// nagleBatch is how many packets of Nagle-held messages may gather before
+// they are sent.
+const nagleBatch = 16
 
 func (t *udpTransport) flush(now time.Time) {
 	t.cc.Flush(now)

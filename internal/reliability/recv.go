@@ -317,6 +317,9 @@ func (s *Session) onUnreliable(f snp.Frame, deliver func(Message) bool) (bool, e
 		return false, fatal("unreliable message of at least %d bytes on lane %d exceeds the receive limit", off+len(f.Data), f.Lane)
 	}
 	if off == 0 && f.End {
+		if s.cfg.LendUnreliable {
+			return deliver(Message{Lane: f.Lane, Num: f.MsgNum, Data: f.Data, Lent: true}), nil
+		}
 		msg := Message{Lane: f.Lane, Num: f.MsgNum, Data: append(bufpool.Get(len(f.Data))[:0], f.Data...)}
 		if !deliver(msg) {
 			bufpool.Put(msg.Data)

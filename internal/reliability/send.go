@@ -313,6 +313,11 @@ func (s *Session) clearNagle() {
 // retransmissions, if a full packet's worth is pending, or if some message
 // was flushed; otherwise the earliest head-of-queue Nagle expiry.
 func (s *Session) dataDeadline() time.Time {
+	return s.dataDeadlineFull(s.cfg.MaxReliableSegment + 95)
+}
+
+// dataDeadlineFull is dataDeadline with full meaning full bytes queued.
+func (s *Session) dataDeadlineFull(full int) time.Time {
 	var d time.Time
 	for _, l := range s.sendLanes {
 		if len(l.retry) > 0 {
@@ -329,7 +334,7 @@ func (s *Session) dataDeadline() time.Time {
 			d = h.nagle
 		}
 	}
-	if !d.IsZero() && s.pendingRel+s.pendingUnrel >= s.cfg.MaxReliableSegment+95 {
+	if !d.IsZero() && s.pendingRel+s.pendingUnrel >= full {
 		return s.lastNow
 	}
 	return d
@@ -341,6 +346,15 @@ func (s *Session) dataDeadline() time.Time {
 func (s *Session) DataReady(now time.Time) bool {
 	s.lastNow = now
 	return s.dataReady(now)
+}
+
+// NagleBatchReady is DataReady for a sender that lets Nagle-held data
+// gather into packets packets before sending them together: true once
+// that much is queued, a Nagle deadline has passed or NoNagle data waits.
+func (s *Session) NagleBatchReady(now time.Time, packets int) bool {
+	s.lastNow = now
+	d := s.dataDeadlineFull(packets * (s.cfg.MaxReliableSegment + 95))
+	return !d.IsZero() && !d.After(now)
 }
 
 // dataReady reports whether data should go out at now.

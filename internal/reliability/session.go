@@ -141,6 +141,11 @@ type Config struct {
 	PacketOverhead int
 	// Rate, if set, is told about sent packets, acks and losses.
 	Rate RateObserver
+	// LendUnreliable lets Receive hand deliver an unreliable message that
+	// arrived whole in one segment without copying it: its Data then
+	// belongs to the packet (Message.Lent) and deliver must copy what it
+	// keeps. Small messages are then copied once, where they are stored.
+	LendUnreliable bool
 }
 
 // RateObserver is the part of congestion.Controller a Session drives.
@@ -186,6 +191,10 @@ type Message struct {
 	Num      int64
 	Reliable bool
 	Data     []byte
+	// Lent: Data is only valid during the deliver call (see
+	// Config.LendUnreliable); otherwise deliver owns it (from bufpool)
+	// if it accepts the message.
+	Lent bool
 }
 
 // Session is the SNP state of one connection. Create it with New.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -568,5 +569,61 @@ func TestAckRequestDueEveryWindowShare(t *testing.T) {
 	}
 	if s.AckRequestDue() {
 		t.Fatal("a second request right after the first")
+	}
+}
+
+// With LendUnreliable a whole unreliable message is lent straight from the
+// packet; fragments and reliable messages are still given.
+func TestLendUnreliable(t *testing.T) {
+	a := New(Config{NagleTime: -1})
+	b := New(Config{LendUnreliable: true})
+	small := []byte("lent, not copied")
+	big := bytes.Repeat([]byte{7}, 3000) // two fragments
+	for _, m := range []struct {
+		data  []byte
+		flags int
+	}{{small, SendUnreliable}, {big, SendUnreliable}, {small, SendReliable}} {
+		if _, err := a.Send(t0, 0, m.data, m.flags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type got struct {
+		data     string
+		lent     bool
+		reliable bool
+	}
+	var seen []got
+	for pkt := int64(2); ; pkt++ {
+		buf, ok := a.AppendPacket(nil, t0, pkt, 1232, true)
+		if !ok {
+			break
+		}
+		err := b.Receive(t0, pkt, buf, func(m Message) bool {
+			seen = append(seen, got{string(m.Data), m.Lent, m.Reliable})
+			if !m.Lent {
+				bufpool.Put(m.Data)
+			}
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(buf) // a lent message must not be read after deliver returns
+	}
+	want := []got{{string(small), true, false}, {string(big), false, false}, {string(small), false, true}}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("delivered %v, want %v", seen, want)
+	}
+
+	// A refused lent message refuses its packet, as a given one does.
+	if _, err := a.Send(t0, 0, small, SendUnreliable); err != nil {
+		t.Fatal(err)
+	}
+	buf, _ := a.AppendPacket(nil, t0, 10, 1232, true)
+	if err := b.Receive(t0, 10, buf, func(Message) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if b.alreadyReceived(10) {
+		t.Fatal("a packet whose lent message was refused was recorded as received")
 	}
 }
