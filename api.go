@@ -268,6 +268,9 @@ func (s *Sockets) popMessages(c *connection, out []*Message) int {
 		out[n] = m
 		n++
 	}
+	if n > 0 {
+		c.lastPop = time.Since(s.created)
+	}
 	return n
 }
 
@@ -429,8 +432,13 @@ func (s *Sockets) ReceiveMessagesOnPollGroup(g PollGroup, out []*Message) int {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	n := 0
+	var now time.Duration
 	for n < len(out) && pg.queue.head != nil {
 		m := pg.queue.head
+		if now == 0 {
+			now = time.Since(s.created)
+		}
+		m.owner.lastPop = now
 		m.owner.popLocked(m)
 		out[n] = m
 		n++

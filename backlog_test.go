@@ -1,6 +1,7 @@
 package mist
 
 import (
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -71,5 +72,87 @@ func TestReceiveLoopYieldsBeforeQueueOverflows(t *testing.T) {
 	}
 	if lost > limit {
 		t.Errorf("%d of %d messages lost to the receive queue limit", lost, sent)
+	}
+}
+
+// A connection the application does not read gets GNS's drops at the
+// limit, not the wait a reader gets: flooding it must not slow the other
+// connections of the listen socket.
+func TestUnreadConnectionDoesNotStallSocket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	opts := []ConfigValue{Int32Value(OptSendRateMin, 64<<20), Int32Value(OptSendRateMax, 64<<20)}
+	flood := newUDPPair(t, opts, opts)
+	// A second client of the same server.
+	client, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	before := len(flood.sEvents)
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), flood.server.listens[flood.ls].addr.Port())
+	cconn := client.ConnectByIPAddress(addr, opts...)
+	var sconn Conn
+	waitFor(t, "second connection", func() bool {
+		for _, ev := range flood.sEvents[before:] {
+			if ev.Info.State == StateConnecting {
+				sconn = ev.Conn
+			}
+		}
+		info, _ := client.ConnectionInfo(cconn)
+		return sconn != InvalidConn && info.State == StateConnected
+	}, flood.server, client)
+
+	stop := make(chan struct{})
+	flooded := make(chan int)
+	go func() {
+		msg := make([]byte, 64)
+		sent := 0
+		for {
+			select {
+			case <-stop:
+				flooded <- sent
+				return
+			default:
+			}
+			if _, r := flood.client.SendMessageToConnection(flood.cconn, msg, SendUnreliable); r == ResultOK {
+				sent++
+			} else {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // the unread queue fills
+	in := make([]*Message, 1)
+	var worst time.Duration
+	for range 20 {
+		start := time.Now()
+		client.SendMessageToConnection(cconn, []byte("ping"), SendReliableNoNagle)
+		waitFor(t, "ping at the server", func() bool {
+			if flood.server.ReceiveMessagesOnConnection(sconn, in) != 1 {
+				return false
+			}
+			flood.server.SendMessageToConnection(sconn, in[0].Data, SendReliableNoNagle)
+			in[0].Release()
+			return true
+		})
+		waitFor(t, "echo", func() bool {
+			if client.ReceiveMessagesOnConnection(cconn, in) != 1 {
+				return false
+			}
+			in[0].Release()
+			return true
+		})
+		worst = max(worst, time.Since(start))
+	}
+	close(stop)
+	sent := <-flooded
+	t.Logf("flooded with %d messages; worst echo %v", sent, worst)
+	if sent < 10000 {
+		t.Fatalf("only %d flood messages sent", sent)
+	}
+	if worst > 50*time.Millisecond {
+		t.Fatalf("echo took %v while an unread connection was flooded", worst)
 	}
 }

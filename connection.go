@@ -64,10 +64,13 @@ type connection struct {
 	afterUnlock []func()
 
 	// Guarded by s.qmu.
-	userData  int64
-	queue     msgList
-	group     *pollGroup
-	accepting bool // the queue takes new messages
+	userData   int64
+	limitMsgs  int // receive limits, as of the last backlog
+	limitBytes int
+	lastPop    time.Duration // when the application last took a message, since s.created
+	queue      msgList
+	group      *pollGroup
+	accepting  bool // the queue takes new messages
 }
 
 func newConnection(s *Sockets, h Conn, parent *configStore) *connection {
@@ -155,6 +158,10 @@ func (c *connection) deliver(m *Message, maxMessages, maxBytes int) bool {
 	}
 	if (maxMessages > 0 && 2*c.queue.count >= maxMessages) || (maxBytes > 0 && 2*c.queue.bytes >= maxBytes) {
 		s.backlog.Store(true)
+		c.limitMsgs, c.limitBytes = maxMessages, maxBytes
+		if (maxMessages > 0 && 4*c.queue.count >= 3*maxMessages) || (maxBytes > 0 && 4*c.queue.bytes >= 3*maxBytes) {
+			s.pressed.Store(c)
+		}
 	}
 	s.signalReady()
 	return true

@@ -96,6 +96,9 @@ type Sockets struct {
 	// backlog is set when a receive queue passes half its limit, so that
 	// receive loops let the application run before it overflows.
 	backlog atomic.Bool
+	// pressed is a connection whose queue passed three quarters of its
+	// limit. See yieldToReaders.
+	pressed atomic.Pointer[connection]
 	// packetListen and packetDial replace the UDP sockets in tests.
 	packetListen func(netip.AddrPort) (endpoint.PacketConn, error)
 	packetDial   func(netip.AddrPort) (endpoint.PacketConn, error)
