@@ -249,6 +249,11 @@ func (s *Sockets) ReceiveMessagesOnConnection(h Conn, out []*Message) int {
 	if n == 0 && s.pollInline(c) {
 		n = s.popMessages(c, out)
 	}
+	if n > 0 && c.lastEmptyRecv.Load() != 0 {
+		// Only empty calls in a row are busy-polling: a blocking receiver
+		// finds the queue empty once, waits, and then finds messages.
+		c.lastEmptyRecv.Store(0)
+	}
 	return n
 }
 
@@ -280,15 +285,16 @@ func (s *Sockets) popMessages(c *connection, out []*Message) int {
 const busyPollWindow = 100 * time.Microsecond
 
 // pollInline reads c's socket in the caller's goroutine when the caller
-// is busy-polling an empty queue, and reports whether it handled any
-// datagrams. Only busy-pollers pay for the system call.
+// is busy-polling an empty queue (this is the second empty call in a row
+// within busyPollWindow), and reports whether it handled any datagrams.
+// Only busy-pollers pay for the system call.
 func (s *Sockets) pollInline(c *connection) bool {
 	if c.sock == nil {
 		return false
 	}
 	now := int64(time.Since(s.created))
 	prev := c.lastEmptyRecv.Swap(now)
-	if now-prev > int64(busyPollWindow) {
+	if prev == 0 || now-prev > int64(busyPollWindow) {
 		return false
 	}
 	return c.sock.poll()
