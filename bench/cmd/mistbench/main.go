@@ -47,7 +47,7 @@ var systemKeys = []string{"mist", "raw", "quic", "enet"}
 func newSystem(key string) (system.System, string, error) {
 	switch key {
 	case "mist":
-		return mistsys.New(), "AES-256-GCM, X25519; SendRateMin/Max raised to 256 MiB/s", nil
+		return mistsys.New(), "AES-256-GCM, X25519; adaptive send rate between SendRateMin 1 MiB/s and SendRateMax 2 GiB/s", nil
 	case "raw":
 		return rawudp.System{}, fmt.Sprintf("plain sockets, no reliability; bulk split into %d-byte datagrams", rawudp.MaxDatagram), nil
 	case "quic":
