@@ -313,6 +313,9 @@ func (c *conn) Send(msg []byte, flags system.SendFlags) error {
 		case mist.ResultLimitExceeded:
 			w.wait()
 		default:
+			if info, ok := c.sockets.ConnectionInfo(c.h); ok && info.State != mist.StateConnected {
+				return fmt.Errorf("mistsys: send: %w (connection %v: %s, reason %d)", r, info.State, info.EndDebug, info.EndReason)
+			}
 			return fmt.Errorf("mistsys: send: %w", r)
 		}
 	}
