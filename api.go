@@ -1,6 +1,9 @@
 package mist
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // lookup returns the connection behind h if the handle still exists to the
 // application, locked. The caller must unlock c.mu.
@@ -44,6 +47,7 @@ func (s *Sockets) CloseConnection(h Conn, reason EndReason, debug string, linger
 }
 
 func (s *Sockets) closeConnection(h Conn, reason EndReason, debug string, linger, shutdown bool) bool {
+	defer s.wakeWaiters() // a waiter on h finds it gone
 	s.mu.Lock()
 	c := s.conns[h]
 	if c == nil {
@@ -279,6 +283,34 @@ func (s *Sockets) popMessages(c *connection, out []*Message) int {
 	return n
 }
 
+// maxGroupPollSockets bounds the sockets one busy-poll of a group reads:
+// a group of many client connections has a socket each, too many to read
+// on every call; their receive loops serve them.
+const maxGroupPollSockets = 4
+
+// pollGroupInline is pollInline for a poll group: it reads the sockets of
+// the group's connections (typically one listen socket).
+func (s *Sockets) pollGroupInline(pg *pollGroup) bool {
+	if !s.busyPolling(&pg.lastEmptyRecv) {
+		return false
+	}
+	var socks [maxGroupPollSockets]*udpSocket
+	s.qmu.Lock()
+	n := 0
+	if len(pg.socks) <= len(socks) {
+		for u := range pg.socks {
+			socks[n] = u
+			n++
+		}
+	}
+	s.qmu.Unlock()
+	got := false
+	for _, u := range socks[:n] {
+		got = u.poll() || got
+	}
+	return got
+}
+
 // busyPollWindow is how soon after an empty receive call another one marks
 // the caller as busy-polling. A game loop polling once a frame never
 // comes close; a loop spinning on the call does every time.
@@ -292,12 +324,15 @@ func (s *Sockets) pollInline(c *connection) bool {
 	if c.sock == nil {
 		return false
 	}
+	return s.busyPolling(&c.lastEmptyRecv) && c.sock.poll()
+}
+
+// busyPolling records an empty receive call in lastEmpty and reports
+// whether the previous call was empty too, within busyPollWindow.
+func (s *Sockets) busyPolling(lastEmpty *atomic.Int64) bool {
 	now := int64(time.Since(s.created))
-	prev := c.lastEmptyRecv.Swap(now)
-	if prev == 0 || now-prev > int64(busyPollWindow) {
-		return false
-	}
-	return c.sock.poll()
+	prev := lastEmpty.Swap(now)
+	return prev != 0 && now-prev <= int64(busyPollWindow)
 }
 
 // ConnectionInfo describes the connection; false if the handle is invalid.
@@ -387,6 +422,7 @@ func (s *Sockets) CreatePollGroup() PollGroup {
 
 // DestroyPollGroup destroys g; its connections keep their unread messages.
 func (s *Sockets) DestroyPollGroup(g PollGroup) bool {
+	defer s.wakeWaiters() // a waiter on g finds it gone
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pg := s.groups[g]
@@ -435,6 +471,18 @@ func (s *Sockets) ReceiveMessagesOnPollGroup(g PollGroup, out []*Message) int {
 	if pg == nil {
 		return -1
 	}
+	n := s.popGroup(pg, out)
+	if n == 0 && s.pollGroupInline(pg) {
+		n = s.popGroup(pg, out)
+	}
+	if n > 0 && pg.lastEmptyRecv.Load() != 0 {
+		pg.lastEmptyRecv.Store(0)
+	}
+	return n
+}
+
+// popGroup moves up to len(out) of the group's queued messages into out.
+func (s *Sockets) popGroup(pg *pollGroup, out []*Message) int {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	n := 0

@@ -56,6 +56,7 @@ type connection struct {
 	// lastEmptyRecv is when (monotonic nanoseconds since the instance was
 	// created) a receive call last found the queue empty; see pollInline.
 	lastEmptyRecv atomic.Int64
+	spin          spinState // see receiveWait
 	// quiet suppresses callbacks until Connected: socket pairs start
 	// connected without any.
 	quiet bool
@@ -184,7 +185,7 @@ func (c *connection) purgeLocked() {
 		m.Release()
 	}
 	if c.group != nil {
-		delete(c.group.conns, c)
+		c.group.remove(c)
 		c.group = nil
 	}
 	c.accepting = false
@@ -202,10 +203,36 @@ type pollGroup struct {
 	handle PollGroup
 	queue  msgList // linked through the group links; guarded by s.qmu
 	conns  map[*connection]struct{}
+	// socks counts the group's connections per UDP socket, for busy-polling
+	// receivers that read the sockets themselves; guarded by s.qmu.
+	socks map[*udpSocket]int
+	// lastEmptyRecv is as for connections; see pollInline.
+	lastEmptyRecv atomic.Int64
+	spin          spinState
 }
 
 func newPollGroup(h PollGroup) *pollGroup {
-	return &pollGroup{handle: h, queue: msgList{viaGroup: true}, conns: make(map[*connection]struct{})}
+	return &pollGroup{handle: h, queue: msgList{viaGroup: true}, conns: make(map[*connection]struct{}), socks: make(map[*udpSocket]int)}
+}
+
+// add and remove keep conns and socks in step. Called with s.qmu held.
+func (g *pollGroup) add(c *connection) {
+	g.conns[c] = struct{}{}
+	if c.sock != nil {
+		g.socks[c.sock]++
+	}
+}
+
+func (g *pollGroup) remove(c *connection) {
+	if _, ok := g.conns[c]; !ok {
+		return
+	}
+	delete(g.conns, c)
+	if c.sock != nil {
+		if g.socks[c.sock]--; g.socks[c.sock] <= 0 {
+			delete(g.socks, c.sock)
+		}
+	}
 }
 
 // detachAll removes every connection from the group; their messages stay
@@ -219,6 +246,7 @@ func (g *pollGroup) detachAll() {
 		c.group = nil
 	}
 	clear(g.conns)
+	clear(g.socks)
 }
 
 // setGroupLocked moves c to g (nil: no group), carrying its unread messages,
@@ -233,13 +261,13 @@ func (c *connection) setGroupLocked(g *pollGroup) {
 			old.queue.remove(m)
 			m.group = nil
 		}
-		delete(old.conns, c)
+		old.remove(c)
 	}
 	c.group = g
 	if g == nil {
 		return
 	}
-	g.conns[c] = struct{}{}
+	g.add(c)
 	for m := c.queue.head; m != nil; m = c.queue.next(m) {
 		at := g.queue.tail
 		for at != nil && at.TimeReceived.After(m.TimeReceived) {

@@ -69,6 +69,9 @@ func (c *connection) draining(now time.Time) bool {
 
 // signalReady notes that a message was queued, without blocking.
 func (s *Sockets) signalReady() {
+	if s.waiters.Load() > 0 {
+		s.wakeWaiters()
+	}
 	if len(s.ready) > 0 {
 		return // a signal is pending: no need to take the channel's lock
 	}

@@ -93,6 +93,11 @@ type Sockets struct {
 	created time.Time
 	// ready is signalled when a message is queued; see MessagesReady.
 	ready chan struct{}
+	// waitCh is closed, waking every sleeping receiveWait, when a message
+	// is queued or a handle goes away while waiters > 0.
+	waitMu  sync.Mutex
+	waitCh  chan struct{}
+	waiters atomic.Int32
 	// backlog is set when a receive queue passes half its limit, so that
 	// receive loops let the application run before it overflows.
 	backlog atomic.Bool
@@ -162,6 +167,7 @@ func randomSteamID() Identity {
 // shutdown", no linger), every listen socket and poll group, and releases
 // the sockets. Callbacks queued before are still delivered by RunCallbacks.
 func (s *Sockets) Close() error {
+	defer s.wakeWaiters()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

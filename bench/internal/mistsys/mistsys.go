@@ -1,6 +1,7 @@
 // Package mistsys measures mist through its public, GNS-shaped API: one
 // Sockets instance per server, a poll group for received messages, status
-// changes from Sockets.Events, and waits on Sockets.MessagesReady.
+// changes from Sockets.Events, and waits in the blocking receives
+// (ReceiveMessagesOnPollGroupWait, ReceiveMessagesOnConnectionWait).
 package mistsys
 
 import (
@@ -162,7 +163,8 @@ type server struct {
 	listen   mist.ListenSocket
 	group    mist.PollGroup
 	addr     netip.AddrPort
-	sessions map[mist.Conn]*benchproto.Session // owned by run
+	mu       sync.Mutex // guards sessions
+	sessions map[mist.Conn]*benchproto.Session
 	conns    atomic.Int64
 	// cancelEvents ends the status-change subscription.
 	cancelEvents context.CancelFunc
@@ -181,8 +183,10 @@ func (s *server) Close() error {
 	return s.sockets.Close()
 }
 
-// statusChanged runs on the server loop.
+// statusChanged runs on the status-change loop.
 func (s *server) statusChanged(ev *mist.ConnStatusChanged) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch ev.Info.State {
 	case mist.StateConnecting:
 		if ev.Info.ListenSocket == 0 {
@@ -204,34 +208,25 @@ func (s *server) statusChanged(ev *mist.ConnStatusChanged) {
 	}
 }
 
+// run receives and answers messages, waiting in the library's blocking
+// receive; status changes are taken by watch, on its own goroutine, so a
+// waiting server still accepts new connections.
 func (s *server) run(events <-chan mist.Event) {
 	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	go s.watch(ctx, events)
 	msgs := make([]*mist.Message, receiveBatch)
-	ready := s.sockets.MessagesReady()
-	handle := func(ev mist.Event) {
-		if st, ok := ev.(*mist.ConnStatusChanged); ok {
-			s.statusChanged(st)
-		}
-	}
 	for {
-		// Status changes are taken between batches too, so a busy server
-		// still accepts new connections.
-		select {
-		case ev := <-events:
-			handle(ev)
-		default:
+		n, err := s.sockets.ReceiveMessagesOnPollGroupWait(ctx, s.group, msgs)
+		if err != nil || n < 0 {
+			return
 		}
-		n := s.sockets.ReceiveMessagesOnPollGroup(s.group, msgs)
-		if n <= 0 {
-			select {
-			case <-s.stop:
-				return
-			case ev := <-events:
-				handle(ev)
-			case <-ready:
-			}
-			continue
-		}
+		s.mu.Lock()
 		for _, m := range msgs[:n] {
 			if sess := s.sessions[m.Conn]; sess != nil {
 				sess.Handle(m.Data, m.Flags&mist.SendReliable != 0, func(reply []byte, reliable bool) {
@@ -243,6 +238,21 @@ func (s *server) run(events <-chan mist.Event) {
 				})
 			}
 			m.Release()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// watch handles status changes until ctx ends.
+func (s *server) watch(ctx context.Context, events <-chan mist.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			if st, ok := ev.(*mist.ConnStatusChanged); ok {
+				s.statusChanged(st)
+			}
 		}
 	}
 }
@@ -269,7 +279,7 @@ func (s *System) Dial(ctx context.Context, addr string) (system.Conn, error) {
 		case !ok:
 			return nil, errors.New("mistsys: connection vanished while connecting")
 		case info.State == mist.StateConnected:
-			return &conn{sockets: sockets, h: h, in: make([]*mist.Message, 1), wake: time.NewTimer(time.Hour)}, nil
+			return &conn{sockets: sockets, h: h, in: make([]*mist.Message, 1)}, nil
 		case info.State == mist.StateClosedByPeer || info.State == mist.StateProblemDetectedLocally:
 			sockets.CloseConnection(h, 0, "", false)
 			return nil, fmt.Errorf("mistsys: connect to %v: %s (%d)", ap, info.EndDebug, info.EndReason)
@@ -286,13 +296,7 @@ type conn struct {
 	sockets *mist.Sockets
 	h       mist.Conn
 	in      []*mist.Message
-	wake    *time.Timer // bounds each wait in Recv
 }
-
-// recvRecheck bounds a wait for MessagesReady: connections of one instance
-// share its single signal, so a wake-up meant for this connection may be
-// taken by another waiter.
-const recvRecheck = time.Millisecond
 
 // Send maps the bench flags onto GNS's: NoDelay becomes NoNagle (send
 // now), and a full send buffer (LimitExceeded) is waited out.
@@ -329,21 +333,20 @@ func (c *conn) Flush() error {
 }
 
 // Recv waits on the instance's MessagesReady signal between polls.
+// Recv waits in the library's blocking receive.
 func (c *conn) Recv(ctx context.Context, buf []byte) (int, error) {
-	ready := c.sockets.MessagesReady()
-	for {
-		n, ok, err := c.Poll(buf)
-		if err != nil || ok {
-			return n, err
-		}
-		c.wake.Reset(recvRecheck)
-		select {
-		case <-ready:
-		case <-c.wake.C:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
+	n, err := c.sockets.ReceiveMessagesOnConnectionWait(ctx, c.h, c.in)
+	switch {
+	case err != nil:
+		return 0, err
+	case n < 0:
+		return 0, errors.New("mistsys: connection is gone")
 	}
+	m := c.in[0]
+	n = copy(buf, m.Data)
+	m.Release()
+	c.in[0] = nil
+	return n, nil
 }
 
 func (c *conn) Poll(buf []byte) (int, bool, error) {
@@ -362,7 +365,6 @@ func (c *conn) Poll(buf []byte) (int, bool, error) {
 }
 
 func (c *conn) Close() error {
-	c.wake.Stop()
 	c.sockets.CloseConnection(c.h, 0, "", false)
 	return nil
 }
