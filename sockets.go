@@ -98,6 +98,10 @@ type Sockets struct {
 	waitMu  sync.Mutex
 	waitCh  chan struct{}
 	waiters atomic.Int32
+	// loopsHandling counts receive loops handling a batch; a waiting
+	// receive stops spinning while any is, since traffic is flowing and
+	// the processor is better left to them.
+	loopsHandling atomic.Int32
 	// backlog is set when a receive queue passes half its limit, so that
 	// receive loops let the application run before it overflows.
 	backlog atomic.Bool

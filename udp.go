@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mistnet/mist/internal/config"
@@ -39,6 +40,8 @@ type udpSocket struct {
 	pollMu    sync.Mutex
 	pollPkts  []endpoint.Packet
 	pollKicks pendingKicks
+	// handling is set while the receive loop handles a batch it read.
+	handling atomic.Bool
 }
 
 // nonblockingReader is a socket that can be read without waiting.
@@ -55,9 +58,13 @@ const pollBatch = 16
 // hand-off from the receive loop, whose goroutine may be waiting for the
 // very processor the poller is spinning on. The receive loop keeps
 // running; whichever reads a datagram first handles it.
+//
+// Only an idle receive loop is bypassed: while it is handling a batch,
+// traffic is flowing, it will read again at once, and a second reader
+// would only take datagrams out of order.
 func (u *udpSocket) poll() bool {
 	r, ok := u.pc.(nonblockingReader)
-	if !ok || !u.pollMu.TryLock() {
+	if !ok || u.handling.Load() || !u.pollMu.TryLock() {
 		return false
 	}
 	defer u.pollMu.Unlock()
@@ -132,6 +139,8 @@ func (u *udpSocket) run() {
 			}
 			continue
 		}
+		u.handling.Store(true)
+		u.s.loopsHandling.Add(1)
 		now := u.s.now()
 		for i := range pkts[:n] {
 			p := &pkts[i]
@@ -140,6 +149,8 @@ func (u *udpSocket) run() {
 			u.s.yieldToReaders()
 		}
 		kicks.run(now)
+		u.s.loopsHandling.Add(-1)
+		u.handling.Store(false)
 		if u.client == nil {
 			continue
 		}

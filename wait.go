@@ -77,6 +77,11 @@ func (s *Sockets) receiveWait(ctx context.Context, spin *spinState, receive func
 				spin.misses.Store(0)
 				return n, nil
 			}
+			if s.loopsHandling.Load() > 0 {
+				// Traffic is flowing through a receive loop: leave it the
+				// processor; the message it delivers wakes this waiter.
+				break
+			}
 		}
 		spin.misses.Add(1)
 	}
