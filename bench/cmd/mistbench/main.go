@@ -203,6 +203,11 @@ func bench(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f.target != "" {
+		// The external server may be GNS, which needs a reliable message
+		// now and then in a flood.
+		opts.ReliableEvery = 100_000
+	}
 	rateConns, err := parseCounts(f.rateConns)
 	if err != nil {
 		return err

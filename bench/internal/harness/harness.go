@@ -54,6 +54,11 @@ type Options struct {
 	RateDuration       time.Duration // unreliable send time
 	IdleWindow         time.Duration // idle server observation time
 	Timeout            time.Duration // bound on any single wait
+	// ReliableEvery sends every n-th message of the message-rate flood
+	// reliably (0: none). A GNS receiver ends the connection when more
+	// than a million message numbers pass between two reliable messages
+	// on a lane, so floods aimed at one need this.
+	ReliableEvery int
 }
 
 // DefaultOptions is the full run.
@@ -374,10 +379,6 @@ func (r *Runner) Rate(ctx context.Context, sys system.System, conns int) Result 
 	return res
 }
 
-// reliableEvery is how often a message of the message-rate flood is sent
-// reliably.
-const reliableEvery = 100_000
-
 func (r *Runner) rate(ctx context.Context, sys system.System, addr string, n int) (Result, error) {
 	cs := make([]system.Conn, 0, n)
 	defer func() {
@@ -408,12 +409,8 @@ func (r *Runner) rate(ctx context.Context, sys system.System, addr string, n int
 				if k%64 == 0 && (ctx.Err() != nil || time.Now().After(end)) {
 					break
 				}
-				// A GNS receiver ends the connection when more than a
-				// million message numbers pass between two reliable
-				// messages on a lane; a reliable one now and then keeps
-				// the flood within that.
 				var flags system.SendFlags
-				if k%reliableEvery == reliableEvery-1 {
+				if every := r.Options.ReliableEvery; every > 0 && k%every == every-1 {
 					flags = system.Reliable
 				}
 				if err := c.Send(msg, flags); err != nil {
