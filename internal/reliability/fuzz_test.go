@@ -45,14 +45,14 @@ func vectorPayloads(tb testing.TB) [][]byte {
 func FuzzSessionReceive(f *testing.F) {
 	for i, p := range vectorPayloads(f) {
 		if i%5 == 0 {
-			f.Add(p, p, int64(2))
+			f.Add(p, p, int64(2), i%2 == 0)
 		}
 	}
-	f.Fuzz(func(t *testing.T, p1, p2 []byte, pkt int64) {
+	f.Fuzz(func(t *testing.T, p1, p2 []byte, pkt int64, lend bool) {
 		if pkt < 2 || pkt > 1<<40 {
 			return
 		}
-		s := New(Config{NagleTime: -1, RecvBufferSize: 64 * 1024})
+		s := New(Config{NagleTime: -1, RecvBufferSize: 64 * 1024, LendUnreliable: lend})
 		s.Send(t0, 0, make([]byte, 3000), SendReliable)
 		for n := int64(2); n < 5; n++ {
 			s.AppendPacket(nil, t0, n, 1232, true)
@@ -61,7 +61,12 @@ func FuzzSessionReceive(f *testing.F) {
 			if len(m.Data) > s.cfg.RecvMaxMessageSize {
 				t.Fatalf("delivered %d bytes", len(m.Data))
 			}
-			bufpool.Put(m.Data)
+			if m.Lent && (m.Reliable || !lend) {
+				t.Fatalf("lent a message it should have given (reliable %v, lending %v)", m.Reliable, lend)
+			}
+			if !m.Lent {
+				bufpool.Put(m.Data)
+			}
 			return true
 		}
 		for i, p := range [][]byte{p1, p2, p1} {
