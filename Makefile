@@ -13,7 +13,7 @@ vet:
 
 # Unit, integration and fuzz seed-corpus tests, with the race detector.
 test-go:
-	$(GO) test -race -timeout 15m ./...
+	$(GO) test -race -timeout 18m ./...
 
 # Generated protobuf code must match its .proto sources.
 test-generated:

@@ -148,7 +148,7 @@ retries:
 		if m.reliable {
 			pos := m.pos + int64(m.sent)
 			hdr := w.ReliableLen(pos, 0)
-			most := min(rest, s.cfg.MaxReliableSegment, int(l.ackedBelow+maxReliableAhead-pos))
+			most := min(rest, s.cfg.MaxReliableSegment, int(l.ackedBelow+s.window()-pos))
 			n := min(most, avail-hdr)
 			final := n < rest
 			if lastOnWire && min(most, avail-hdr+1) > n {
@@ -243,7 +243,7 @@ func (s *Session) pickLane() int {
 	for _, lane := range s.laneOrder {
 		l := s.sendLanes[lane]
 		h := l.head()
-		if h == nil || l.windowFull(h) {
+		if h == nil || l.windowFull(h, s.window()) {
 			continue
 		}
 		if best >= 0 {

@@ -504,3 +504,21 @@ func TestSendWindowStopsCleanly(t *testing.T) {
 		s.Release()
 	}
 }
+
+// TestPerfLossAndJitter: 20% loss with 50 ms of jitter leaves many holes
+// in the receiver's stream; past 20 of them a GNS-style receiver refuses
+// segments that split a hole, so a sender that keeps the full window in
+// flight has most of its retransmissions refused and sends them again.
+func TestPerfLossAndJitter(t *testing.T) {
+	r := runPerf(t, perfCase{
+		link:     link{delay: 5 * time.Millisecond, jitter: 50 * time.Millisecond, loss: 0.2},
+		rate:     4 << 20,
+		wakeLate: 200 * time.Microsecond,
+		msgSize:  64 << 10,
+		duration: 3 * time.Second,
+		seed:     7,
+	})
+	if ratio := float64(r.wire) / float64(r.delivered); ratio > 3 {
+		t.Errorf("wire %d bytes for %d delivered: %.2f×, want ≤ 3×", r.wire, r.delivered, ratio)
+	}
+}

@@ -143,6 +143,17 @@ func (l *sendLane) markAcked(b, e int64, s *Session) {
 // message (512 KiB), so half of GNS's default keeps within it.
 const maxReliableAhead = 512 * 1024
 
+// maxPeerHoles is how many holes the peer's copy of the stream should
+// have at most (see window); acks showing that many hold new data back
+// until retransmissions fill them.
+const maxPeerHoles = 19
+
+// minReliableWindow is the smallest window loss shrinks it to.
+const minReliableWindow = 64 * 1024
+
+// lossSample is how many packets' fates make one loss-rate sample.
+const lossSample = 64
+
 // ackRequestEvery is how much data may go out before the sender asks the
 // peer for an immediate ack. A GNS receiver otherwise acks within 50 ms,
 // and 512 KiB per 50 ms would cap the send window at about 10 MB/s.
@@ -169,8 +180,41 @@ func (s *Session) AckRequestSent() { s.sentSinceAckRequest = 0 }
 // room for less than the 16-byte minimum segment counts as full: the head
 // could not go, and a session that reported data ready without placing any
 // would build empty packets in a loop.
-func (l *sendLane) windowFull(m *outMsg) bool {
-	return m.reliable && l.ackedBelow+maxReliableAhead-(m.pos+int64(m.sent)) < int64(min(16, len(m.buf)-m.sent))
+func (l *sendLane) windowFull(m *outMsg, window int64) bool {
+	if !m.reliable {
+		return false
+	}
+	return l.ackedBelow+window-(m.pos+int64(m.sent)) < int64(min(16, len(m.buf)-m.sent)) ||
+		len(l.acked) >= maxPeerHoles
+}
+
+// window is how far new reliable data may run ahead of what the peer
+// acknowledged: maxReliableAhead, or less when packets are being lost, so
+// that the holes loss leaves in the peer's copy of the stream stay under
+// maxPeerHoles. A GNS receiver (and mist's) with 20 holes refuses segments
+// that would split one, and with 30 refuses to extend the stream; the
+// refused packets are resent and refused again, and most of what goes on
+// the wire is resends.
+func (s *Session) window() int64 {
+	w := float64(maxReliableAhead)
+	if s.lossRate > 0 {
+		w = min(w, float64(maxPeerHoles*s.cfg.MaxReliableSegment)/s.lossRate)
+	}
+	return int64(max(w, minReliableWindow))
+}
+
+// noteFate counts a packet of ours as acknowledged or lost, and folds
+// every lossSample packets into the loss rate.
+func (s *Session) noteFate(lost bool) {
+	if lost {
+		s.lossLost++
+	} else {
+		s.lossAcked++
+	}
+	if n := s.lossLost + s.lossAcked; n >= lossSample {
+		s.lossRate += (float64(s.lossLost)/float64(n) - s.lossRate) / 4
+		s.lossLost, s.lossAcked = 0, 0
+	}
 }
 
 // queueRetry adds segment [b, e) to the retry list unless it is already
@@ -324,7 +368,7 @@ func (s *Session) dataDeadlineFull(full int) time.Time {
 			return s.lastNow
 		}
 		h := l.head()
-		if h == nil || l.windowFull(h) {
+		if h == nil || l.windowFull(h, s.window()) {
 			continue
 		}
 		if h.nagle.IsZero() {

@@ -158,6 +158,7 @@ func (s *Session) ackRange(b, e int64) int {
 		}
 		p.done = true
 		bytes += p.bytes
+		s.noteFate(false)
 		for _, sg := range p.segs {
 			l := s.sendLanes[sg.lane]
 			l.markAcked(sg.b, sg.e, s)
@@ -198,6 +199,7 @@ func (s *Session) nackPacket(now time.Time, p *sentPacket) {
 		return
 	}
 	p.nacked = true
+	s.noteFate(true)
 	for _, sg := range p.segs {
 		if s.sendLanes[sg.lane].queueRetry(sg.b, sg.e) {
 			s.pendingRel += int(sg.e - sg.b)

@@ -23,7 +23,8 @@
 //   - New reliable data runs at most 512 KiB ahead of what the peer has
 //     acknowledged (see maxReliableAhead), so that a sender faster than
 //     the path or the receiving application cannot overflow the peer's
-//     reassembly buffer.
+//     reassembly buffer; under loss, less (see window), so that the holes
+//     loss leaves in the peer's stream stay under its limits.
 //   - The retransmission timeout also follows the round-trip variation
 //     and backs off after repeated timeouts; once it has fired with no ack
 //     since, only the oldest packet is resent until an ack arrives (see
@@ -225,6 +226,11 @@ type Session struct {
 	nextTime    time.Time // receive time of packet nextRecv-1 (zero: unknown)
 	peerStop    int64
 	peerStopPkt int64
+	// Loss rate of our packets (EWMA over lossSample-packet samples), which
+	// sizes the send window; see window.
+	lossRate            float64
+	lossAcked, lossLost int
+
 	ackDue      time.Time // when everything received must have been reported
 	ackForce    bool      // the next ack reports gaps still held back (immediate request)
 	unackedData int       // data packets received since the last ack frame
