@@ -158,8 +158,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if f.cpuProfile != "" {
-		path := f.cpuProfile
+	// Servers write their own profile and trace, named after their pid.
+	for _, rec := range []struct {
+		path  string
+		start func(io.Writer) error
+		stop  func()
+	}{
+		{f.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{f.trace, trace.Start, trace.Stop},
+	} {
+		if rec.path == "" {
+			continue
+		}
+		path := rec.path
 		if f.serve != "" {
 			path = fmt.Sprintf("%s.%d", path, os.Getpid())
 		}
@@ -168,25 +179,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer file.Close()
-		if err := pprof.StartCPUProfile(file); err != nil {
+		if err := rec.start(file); err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
-	}
-	if f.trace != "" {
-		path := f.trace
-		if f.serve != "" {
-			path = fmt.Sprintf("%s.%d", path, os.Getpid())
-		}
-		file, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer file.Close()
-		if err := trace.Start(file); err != nil {
-			return err
-		}
-		defer trace.Stop()
+		defer rec.stop()
 	}
 	if f.serve != "" {
 		sys, err := systemByName(f.serve)
