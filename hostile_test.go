@@ -95,3 +95,42 @@ func TestEventsChannel(t *testing.T) {
 	for range events {
 	}
 }
+
+// TestListenSocketRefusesOversize: a listen socket answers a padded
+// ChallengeRequest of MaxUDPPayload bytes and ignores one a byte longer,
+// counting it as dropped.
+func TestListenSocketRefusesOversize(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	addr, _ := p.server.ListenSocketAddress(p.ls)
+	raw, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	u := p.server.listens[p.ls].udp
+	dropped := func() uint64 {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return u.listener.Stats.Dropped
+	}
+	request := func(n int) []byte {
+		b := make([]byte, n)
+		b[0], b[1], b[2] = 0x20, 5, 0 // padded ChallengeRequest, 5-byte body
+		b[3] = 0x0d                   // connection_id, fixed32
+		binary.LittleEndian.PutUint32(b[4:], 0x1234)
+		return b
+	}
+	reply := make([]byte, 2048)
+	before := dropped()
+	raw.Write(request(1301))
+	raw.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := raw.Read(reply); err == nil {
+		t.Fatalf("got a %d-byte reply to a 1301-byte ChallengeRequest", n)
+	}
+	waitFor(t, "oversize datagram counted", func() bool { return dropped() > before })
+	raw.Write(request(1300))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := raw.Read(reply); err != nil || reply[0] != 0x21 {
+		t.Fatalf("no ChallengeReply to a 1300-byte ChallengeRequest: %d bytes, %v", n, err)
+	}
+}

@@ -13,8 +13,9 @@ import (
 	"github.com/mistnet/mist/internal/endpoint"
 )
 
-// recvBufSize holds the largest datagram GNS could send with room to spare:
-// anything larger is not GNS traffic.
+// recvBufSize is larger than any datagram GNS sends (wire.MaxUDPPayload),
+// so that a longer one arrives long enough to be refused rather than cut
+// down to a size that passes.
 const recvBufSize = 2048
 
 // udpSocket is one UDP socket and its receive loop: a listen socket's,

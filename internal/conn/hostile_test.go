@@ -220,3 +220,58 @@ func FuzzListenerReceive(f *testing.F) {
 		}
 	})
 }
+
+// oversize pads a padded control message out to n bytes: still well formed
+// but longer than any datagram GNS sends.
+func oversize(b []byte, n int) []byte {
+	out := make([]byte, n)
+	copy(out, b)
+	return out
+}
+
+// TestOversizeDatagramsAreDropped: a datagram longer than MaxUDPPayload is
+// refused and counted, by a connection and by a listener, even when its
+// content would otherwise act.
+func TestOversizeDatagramsAreDropped(t *testing.T) {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	closed, err := wire.AppendConnectionClosed(nil, &pb.ConnectionClosed{
+		ToConnectionId:   proto.Uint32(h.server.LocalID()),
+		FromConnectionId: proto.Uint32(h.client.LocalID()),
+		ReasonCode:       proto.Uint32(1000),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.server.Stats.Dropped
+	h.server.Receive(h.now, oversize(closed, wire.MaxUDPPayload+1))
+	h.server.Service(h.now)
+	if h.server.State() != StateConnected {
+		t.Fatalf("a %d-byte ConnectionClosed acted: state %d", wire.MaxUDPPayload+1, h.server.State())
+	}
+	if h.server.Stats.Dropped != before+1 {
+		t.Errorf("Dropped went from %d to %d, want one more", before, h.server.Stats.Dropped)
+	}
+	// The same message at the limit still closes the connection.
+	h.server.Receive(h.now, oversize(closed, wire.MaxUDPPayload))
+	h.server.Service(h.now)
+	if h.server.State() != StateClosedByPeer {
+		t.Fatalf("a %d-byte ConnectionClosed was refused: state %d", wire.MaxUDPPayload, h.server.State())
+	}
+
+	req, err := wire.AppendChallengeRequest(nil, &pb.ChallengeRequest{ConnectionId: proto.Uint32(7), MyTimestamp: proto.Uint64(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := h.l
+	droppedBefore := l.Stats.Dropped
+	if reply, _ := l.Receive(h.now, clientAddr, oversize(req, wire.MaxUDPPayload+1), nil); len(reply) != 0 {
+		t.Errorf("listener answered a %d-byte ChallengeRequest", wire.MaxUDPPayload+1)
+	}
+	if l.Stats.Dropped != droppedBefore+1 {
+		t.Errorf("listener Dropped went from %d to %d, want one more", droppedBefore, l.Stats.Dropped)
+	}
+	if reply, _ := l.Receive(h.now, clientAddr, oversize(req, wire.MaxUDPPayload), nil); len(reply) == 0 {
+		t.Errorf("listener refused a %d-byte ChallengeRequest", wire.MaxUDPPayload)
+	}
+}

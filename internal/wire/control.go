@@ -16,7 +16,10 @@ const (
 	// MinPaddedLen is the size padded control messages are zero-filled to,
 	// and the shortest one a receiver accepts.
 	MinPaddedLen = 512
-	// MaxUDPPayload is the largest datagram GNS sends or expects.
+	// MaxUDPPayload is the largest datagram GNS sends or expects. Every
+	// GNS send path is bounded by it (the MTU option tops out there), and
+	// its receive path refuses a data packet whose payload exceeds it, so
+	// a longer datagram is not GNS traffic: Classify refuses it.
 	MaxUDPPayload = 1300
 	// MaxEncryptedChunk is the largest encrypted data chunk (ciphertext and
 	// tag) per data packet.
@@ -80,11 +83,16 @@ func (k Kind) String() string {
 }
 
 // Classify says what kind of datagram b is. For KindInvalid the error says
-// why it must be dropped.
+// why it must be dropped: too short, longer than MaxUDPPayload, or an
+// unknown lead byte.
 func Classify(b []byte) (Kind, error) {
 	if len(b) < MinDatagramLen {
 		return KindInvalid, formatErr("datagram", len(b), ErrTruncated,
 			"%d bytes, shorter than the %d-byte minimum", len(b), MinDatagramLen)
+	}
+	if len(b) > MaxUDPPayload {
+		return KindInvalid, formatErr("datagram", MaxUDPPayload, ErrTooLong,
+			"%d bytes, longer than the %d-byte maximum", len(b), MaxUDPPayload)
 	}
 	if b[0] == 0xFF && b[1] == 0xFF && b[2] == 0xFF && b[3] == 0xFF {
 		return KindConnectionless, nil

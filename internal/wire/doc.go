@@ -6,7 +6,7 @@
 // [Classify] sorts a datagram into a data packet (lead byte has 0x80 set), a
 // control message (ids 32..37), Source-engine connectionless traffic
 // (FF FF FF FF, ignored) or junk. Every datagram shorter than
-// [MinDatagramLen] bytes is junk.
+// [MinDatagramLen] bytes or longer than [MaxUDPPayload] bytes is junk.
 //
 // # Control messages
 //

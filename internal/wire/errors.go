@@ -13,6 +13,8 @@ var (
 	ErrMalformed = errors.New("malformed")
 	// ErrUnknownMessage: the lead byte is not a known message id.
 	ErrUnknownMessage = errors.New("unknown message id")
+	// ErrTooLong: the datagram is longer than MaxUDPPayload.
+	ErrTooLong = errors.New("too long")
 )
 
 // FormatError describes what is wrong with a datagram and where.
@@ -20,7 +22,7 @@ type FormatError struct {
 	Part   string // which part was being read, e.g. "data header"
 	Offset int    // byte offset in the parsed buffer where the problem lies
 	Reason string // what is wrong, in words
-	Err    error  // ErrTruncated, ErrMalformed, ErrUnknownMessage or a protobuf error
+	Err    error  // ErrTruncated, ErrMalformed, ErrUnknownMessage, ErrTooLong or a protobuf error
 }
 
 func (e *FormatError) Error() string {

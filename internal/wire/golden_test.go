@@ -306,3 +306,18 @@ func TestStatsAckFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyRefusesOversize: GNS never sends a datagram over
+// MaxUDPPayload bytes, so one is not GNS traffic whatever its lead byte.
+func TestClassifyRefusesOversize(t *testing.T) {
+	for _, lead := range []byte{0x80, 0x20, 0x22, 0x24} {
+		b := make([]byte, MaxUDPPayload+1)
+		b[0] = lead
+		if kind, err := Classify(b); kind != KindInvalid || !errors.Is(err, ErrTooLong) {
+			t.Errorf("lead %#x, %d bytes: Classify = %v, %v; want KindInvalid, ErrTooLong", lead, len(b), kind, err)
+		}
+		if kind, err := Classify(b[:MaxUDPPayload]); kind == KindInvalid {
+			t.Errorf("lead %#x, %d bytes refused: %v", lead, MaxUDPPayload, err)
+		}
+	}
+}
