@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mistnet/mist/internal/endpoint"
 )
 
 // TestListenSocketFlood throws garbage and spoofed handshake messages at a
@@ -132,5 +135,82 @@ func TestListenSocketRefusesOversize(t *testing.T) {
 	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := raw.Read(reply); err != nil || reply[0] != 0x21 {
 		t.Fatalf("no ChallengeReply to a 1300-byte ChallengeRequest: %d bytes, %v", n, err)
+	}
+}
+
+// mutePacketConn drops every write once muted: a process killed without a
+// word to its peer.
+type mutePacketConn struct {
+	endpoint.PacketConn
+	muted *atomic.Bool
+}
+
+func (m mutePacketConn) WriteBatch(ms []endpoint.Packet) (int, error) {
+	if m.muted.Load() {
+		return len(ms), nil
+	}
+	return m.PacketConn.WriteBatch(ms)
+}
+
+// TestClientRestartOnSamePort: a client that dies silently and restarts on
+// the same local port with a new connection id gets connected promptly,
+// and the server ends the old connection, whose address it takes over.
+func TestClientRestartOnSamePort(t *testing.T) {
+	local := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t))
+	var muted atomic.Bool
+	p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
+		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+			pc, err := endpoint.Listen(local, nil)
+			if err != nil {
+				return nil, err
+			}
+			return mutePacketConn{pc, &muted}, nil
+		}
+	}, netip.MustParseAddr("127.0.0.1"))
+	oldServerConn := p.sconn
+	if _, r := p.client.SendMessageToConnection(p.cconn, []byte("before the crash"), SendReliable); r != ResultOK {
+		t.Fatalf("send: %v", r)
+	}
+	receiveAll(t, p.server, p.sconn, 1)
+	muted.Store(true)
+	p.client.Close()
+
+	restarted, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Close()
+	restarted.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) { return endpoint.Listen(local, nil) }
+	addr, _ := p.server.ListenSocketAddress(p.ls)
+	start := time.Now()
+	c := restarted.ConnectByIPAddress(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()), fastOpts...)
+	if c == InvalidConn {
+		t.Fatal("ConnectByIPAddress failed")
+	}
+	for {
+		restarted.RunCallbacks()
+		p.server.RunCallbacks()
+		if ci, _ := restarted.ConnectionInfo(c); ci.State == StateConnected {
+			break
+		} else if ci.State != StateConnecting {
+			t.Fatalf("restarted client: %v, %d %q", ci.State, ci.EndReason, ci.EndDebug)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("restarted client not connected after 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("restarted client connected after %v", time.Since(start))
+	if old, _ := p.server.ConnectionInfo(oldServerConn); old.State != StateProblemDetectedLocally || old.EndReason != EndMiscTimeout {
+		t.Errorf("old server connection: %v, reason %d", old.State, old.EndReason)
+	}
+	if p.sconn == oldServerConn {
+		t.Fatal("the server did not accept a new connection")
+	}
+	if _, r := restarted.SendMessageToConnection(c, []byte("after"), SendReliable); r != ResultOK {
+		t.Fatalf("send: %v", r)
+	}
+	if got := receiveAll(t, p.server, p.sconn, 1); string(got[0].Data) != "after" {
+		t.Errorf("got %q", got[0].Data)
 	}
 }

@@ -192,16 +192,22 @@ func (t *udpTransport) teardown() {
 		u.pc.Close()
 		return
 	}
-	u.mu.Lock()
-	if u.byAddr[t.remote] == t {
-		delete(u.byAddr, t.remote)
-	}
-	u.mu.Unlock()
+	t.forgetAddr()
 	if ls := u.listen; ls != nil {
 		ls.mu.Lock()
 		delete(ls.conns, t.c)
 		ls.mu.Unlock()
 	}
+}
+
+// forgetAddr stops the listen socket's demux from feeding this connection.
+func (t *udpTransport) forgetAddr() {
+	u := t.sock
+	u.mu.Lock()
+	if u.byAddr[t.remote] == t {
+		delete(u.byAddr, t.remote)
+	}
+	u.mu.Unlock()
 }
 
 func (t *udpTransport) send(now time.Time, lane int, data []byte, flags SendFlags) (int64, Result) {

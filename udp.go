@@ -11,6 +11,8 @@ import (
 	"github.com/mistnet/mist/internal/config"
 	"github.com/mistnet/mist/internal/conn"
 	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/pb"
+	"github.com/mistnet/mist/internal/wire"
 )
 
 // recvBufSize is larger than any datagram GNS sends (wire.MaxUDPPayload),
@@ -198,10 +200,16 @@ func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte, kicks *
 	u.mu.Lock()
 	t := u.byAddr[from]
 	if t != nil {
-		u.mu.Unlock()
-		t.receive(now, b)
-		kicks.add(t)
-		return
+		if id, ok := handshakeClientID(b); !ok || id == t.clientID {
+			u.mu.Unlock()
+			t.receive(now, b)
+			kicks.add(t)
+			return
+		}
+		// A handshake from the connection's address with another client
+		// id: a client that restarted on the same port. The listener
+		// vets it as it would a stranger's, and acceptRequest decides
+		// whether it may replace the connection.
 	}
 	reply, req := u.listener.Receive(now, from, b, u.replyBuf[:0])
 	if len(reply) > 0 {
@@ -212,6 +220,61 @@ func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte, kicks *
 	if req != nil {
 		u.s.acceptRequest(now, u, from, req)
 	}
+}
+
+// handshakeClientID returns the client connection id of a ChallengeRequest
+// or ConnectRequest, and false for any other datagram.
+func handshakeClientID(b []byte) (uint32, bool) {
+	if len(b) == 0 || (wire.MsgID(b[0]) != wire.MsgChallengeRequest && wire.MsgID(b[0]) != wire.MsgConnectRequest) {
+		return 0, false
+	}
+	_, m, err := wire.ParseControlMessage(b)
+	if err != nil {
+		return 0, false
+	}
+	switch m := m.(type) {
+	case *pb.ChallengeRequest:
+		return m.GetConnectionId(), true
+	case *pb.ConnectRequest:
+		return m.GetClientConnectionId(), true
+	}
+	return 0, false
+}
+
+// replaceAfterQuiet is how long a connection must have gone without an
+// authenticated packet before a new client at its address may replace it.
+// A client socket carries one connection (GNS's as well as ours), and the
+// new client proved with its challenge that it receives at that address,
+// so the old peer is almost certainly gone; the wait only spares a live
+// connection from a sender that can both spoof and watch its address.
+const replaceAfterQuiet = time.Second
+
+// replaceQuiet makes way for a new client at from: a connection there that
+// has ended, or gone quiet, is ended locally and forgets the address. It
+// reports false if a live connection keeps the address.
+func (u *udpSocket) replaceQuiet(now time.Time, from netip.AddrPort) bool {
+	u.mu.Lock()
+	old := u.byAddr[from]
+	u.mu.Unlock()
+	if old == nil {
+		return true
+	}
+	c := old.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old.gone {
+		return true
+	}
+	switch old.cc.State() {
+	case conn.StateConnecting, conn.StateConnected, conn.StateLinger:
+		if now.Sub(old.cc.LastAlive()) < replaceAfterQuiet {
+			return false
+		}
+		old.cc.Fail(now, int(EndMiscTimeout), "Peer restarted: a new connection came from its address")
+		old.kick(now)
+	}
+	old.forgetAddr()
+	return true
 }
 
 // write sends datagrams to one address.
@@ -337,6 +400,9 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 		return
 	}
 	clientID := req.GetClientConnectionId()
+	if !u.replaceQuiet(now, from) {
+		return
+	}
 	// One connection per (identity, client id): the same client coming from
 	// another address is refused. The refusal (a padded ConnectionClosed) is
 	// larger than the request, as in GNS; the valid challenge has already

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/mistnet/mist/internal/pb"
 	"github.com/mistnet/mist/internal/wire"
@@ -273,5 +274,71 @@ func TestOversizeDatagramsAreDropped(t *testing.T) {
 	}
 	if reply, _ := l.Receive(h.now, clientAddr, oversize(req, wire.MaxUDPPayload), nil); len(reply) == 0 {
 		t.Errorf("listener refused a %d-byte ChallengeRequest", wire.MaxUDPPayload)
+	}
+}
+
+// timeUntilDropped runs a connected pair whose client has gone silent and
+// returns how long the server takes to drop it; every 3 s, inject gives the
+// server datagrams that come from the client's address but prove nothing.
+func timeUntilDropped(t *testing.T, inject func(h *pairHarness) [][]byte) time.Duration {
+	h := newPairHarness(t, 0, 0)
+	h.connect()
+	start := h.now
+	nextInject := start
+	for h.server.State() == StateConnected {
+		next := h.server.NextDeadline(h.now)
+		if inject != nil && (next.IsZero() || nextInject.Before(next)) {
+			next = nextInject
+		}
+		h.now = next
+		if inject != nil && !h.now.Before(nextInject) {
+			for _, b := range inject(h) {
+				h.server.Receive(h.now, b)
+			}
+			nextInject = h.now.Add(3 * time.Second)
+		}
+		h.server.Service(h.now)
+		h.server.Drain(func([]byte) {})
+		if h.now.Sub(start) > 2*time.Minute {
+			t.Fatal("the server never dropped the silent client")
+		}
+	}
+	if h.server.EndReason() != ReasonMiscTimeout {
+		t.Fatalf("server ended with %d, want a timeout", h.server.EndReason())
+	}
+	return h.now.Sub(start)
+}
+
+// TestUnauthenticatedControlIsNotLife: handshake retries, closes and data
+// with wrong or merely copied ids, arriving from the peer's address every
+// 3 s, do not keep a connection to a silent peer alive.
+func TestUnauthenticatedControlIsNotLife(t *testing.T) {
+	quiet := timeUntilDropped(t, nil)
+	spoofed := timeUntilDropped(t, func(h *pairHarness) [][]byte {
+		clientID, serverID := h.client.LocalID(), h.server.LocalID()
+		var out [][]byte
+		add := func(b []byte, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		for _, id := range []uint32{clientID, clientID ^ 0x10001} {
+			add(wire.AppendChallengeRequest(nil, &pb.ChallengeRequest{ConnectionId: proto.Uint32(id), MyTimestamp: proto.Uint64(1)}))
+			add(wire.AppendConnectRequest(nil, &pb.ConnectRequest{ClientConnectionId: proto.Uint32(id), Challenge: proto.Uint64(1)}))
+		}
+		add(wire.AppendConnectionClosed(nil, &pb.ConnectionClosed{ToConnectionId: proto.Uint32(serverID ^ 1), FromConnectionId: proto.Uint32(clientID ^ 1)}))
+		add(wire.AppendNoConnection(nil, &pb.NoConnection{ToConnectionId: proto.Uint32(serverID ^ 1)}))
+		data := make([]byte, 60)
+		data[0] = 0x80
+		binary.LittleEndian.PutUint32(data[1:], serverID^1)
+		out = append(out, data)
+		forged := make([]byte, 60)
+		forged[0] = 0x80
+		binary.LittleEndian.PutUint32(forged[1:], serverID) // right id, no valid tag
+		return append(out, forged)
+	})
+	if spoofed > quiet+time.Second {
+		t.Errorf("silent client dropped after %v with spoofed traffic, %v without", spoofed, quiet)
 	}
 }

@@ -42,10 +42,9 @@ func (c *Conn) receiveControl(now time.Time, b []byte) {
 		c.Stats.Dropped++
 		return
 	}
-	// Any datagram from the peer counts as a sign of life.
-	if c.state == StateConnected || c.state == StateLinger {
-		c.noteAlive(now)
-	}
+	// Control messages carry no proof of origin (their ids travel in the
+	// clear and the source address may be spoofed), so none of them counts
+	// as a sign of life: only authenticated data does (receiveData).
 	switch id {
 	case wire.MsgChallengeRequest:
 		var m pb.ChallengeRequest
@@ -93,6 +92,10 @@ func (c *Conn) receiveControl(now time.Time, b []byte) {
 		c.Stats.Dropped++
 	}
 }
+
+// LastAlive is when the peer last proved it is there: the connection's
+// start or its latest authenticated packet.
+func (c *Conn) LastAlive() time.Time { return c.lastRecv }
 
 func (c *Conn) noteAlive(now time.Time) {
 	c.lastRecv = now
