@@ -387,7 +387,8 @@ static int ns_sendMessageToConnection(lua_State *L) {
 	return 1;
 }
 
-/* Fetches field name of the table at idx as an integer or raises. */
+/* Reads field name of the table at idx, once (an __index function may
+ * answer differently each time), as an integer or raises. */
 static lua_Integer message_field_integer(lua_State *L, int idx, int i, const char *name) {
 	int ok;
 	lua_Integer v;
@@ -401,75 +402,59 @@ static lua_Integer message_field_integer(lua_State *L, int idx, int i, const cha
 	return v;
 }
 
-/* Pushes the payload of the message table at idx: a string, a number in its
- * string form, anything else empty (as luasteam does). */
-static const char *message_payload(lua_State *L, int idx, size_t *len) {
-	lua_getfield(L, idx, "msg");
-	if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-		return lua_tolstring(L, -1, len);
-	}
-	*len = 0;
-	return "";
-}
-
+/* Each message table is read exactly once: its fields may come from __index
+ * functions that answer differently on a second read, so a size taken in one
+ * pass cannot be trusted in another. The payloads are not copied here: each
+ * string is kept reachable from the anchors table on the stack, so the
+ * pointers stay valid (Lua never moves strings) until the Go side has copied
+ * them, even if metamethods run by later messages trigger a collection. */
 static int ns_sendMessages(lua_State *L) {
 	lua_Integer n = luaL_checkinteger(L, 1);
-	int count, i, status;
-	size_t total = 0, off;
+	int count, i, status, anchors;
 	uint32_t *conns;
 	char **datas;
 	size_t *lens;
 	int *flags, *ok;
-	char *payload;
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (n < 0 || n > MAX_BATCH) {
 		return luaL_argerror(L, 1, "message count out of range");
 	}
 	count = (int)n;
-	/* Pass 1: validate every entry and size the payload copy. */
-	for (i = 1; i <= count; i++) {
-		size_t len;
-		lua_rawgeti(L, 2, i);
-		if (!lua_istable(L, -1)) {
-			luaL_error(L, "luasteam: sendMessages: messages[%d] must be a table, got %s", i, luaL_typename(L, -1));
-		}
-		message_field_integer(L, -1, i, "conn");
-		message_field_integer(L, -1, i, "flag");
-		message_payload(L, -1, &len);
-		total += len;
-		lua_pop(L, 2);
-	}
-	/* One GC-owned block, so a Lua error can never leak it. */
+	/* GC-owned blocks, so a Lua error can never leak them. */
 	{
 		size_t arrays = (size_t)count * (sizeof *conns + sizeof *datas + sizeof *lens + 2 * sizeof *flags);
-		char *block = (char *)lua_newuserdata(L, arrays + total + 1);
+		char *block = (char *)lua_newuserdata(L, arrays);
 		datas = (char **)block;
 		lens = (size_t *)(datas + count);
 		conns = (uint32_t *)(lens + count);
 		flags = (int *)(conns + count);
 		ok = flags + count;
-		payload = block + arrays;
 	}
-	/* Pass 2: copy (numbers become strings the same way as in pass 1). */
-	off = 0;
+	lua_createtable(L, count, 0);
+	anchors = lua_gettop(L);
 	for (i = 1; i <= count; i++) {
-		size_t len;
-		const char *data;
+		lua_Integer c;
+		int t;
 		lua_rawgeti(L, 2, i);
-		conns[i - 1] = 0;
-		{
-			lua_Integer c = message_field_integer(L, -1, i, "conn");
-			if (c >= 0 && c <= (lua_Integer)0xffffffffu) {
-				conns[i - 1] = (uint32_t)c;
-			}
+		if (!lua_istable(L, -1)) {
+			luaL_error(L, "luasteam: sendMessages: messages[%d] must be a table, got %s", i, luaL_typename(L, -1));
 		}
+		c = message_field_integer(L, -1, i, "conn");
+		conns[i - 1] = c >= 0 && c <= (lua_Integer)0xffffffffu ? (uint32_t)c : 0;
 		flags[i - 1] = (int)message_field_integer(L, -1, i, "flag");
-		data = message_payload(L, -1, &len);
-		memcpy(payload + off, data, len);
-		datas[i - 1] = payload + off;
-		lens[i - 1] = len;
-		off += len;
-		lua_pop(L, 2);
+		/* The payload: a string, a number in its string form, anything else
+		 * empty (as luasteam does). */
+		lua_getfield(L, -1, "msg");
+		t = lua_type(L, -1);
+		if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+			datas[i - 1] = (char *)lua_tolstring(L, -1, &lens[i - 1]);
+			lua_rawseti(L, anchors, i);
+		} else {
+			datas[i - 1] = NULL;
+			lens[i - 1] = 0;
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
 	}
 	status = mistSendMessages(count, conns, datas, lens, flags, ok);
 	check(L, status);
