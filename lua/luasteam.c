@@ -12,6 +12,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +42,14 @@ static void set_funcs(lua_State *L, const luaL_Reg *fns) {
 
 /* Returns the userdata at idx if its metatable is the registry's mt. */
 static void *test_udata(lua_State *L, int idx, const char *mt) {
-	void *p = lua_touserdata(L, idx);
+	void *p;
 	int same;
+	/* Only a full userdata: debug.setmetatable can give every light
+	 * userdata (an arbitrary pointer) one of the module's metatables. */
+	if (lua_type(L, idx) != LUA_TUSERDATA) {
+		return NULL;
+	}
+	p = lua_touserdata(L, idx);
 	if (p == NULL || !lua_getmetatable(L, idx)) {
 		return NULL;
 	}
@@ -51,14 +59,42 @@ static void *test_udata(lua_State *L, int idx, const char *mt) {
 	return same ? p : NULL;
 }
 
-/* Reads an integer from idx; *ok is 0 if the value is not an integer. */
+/* Reads an integer from idx; *ok is 0 unless the value is a number (or
+ * numeric string) with an exact integer value that lua_Integer holds, as
+ * Lua 5.4 rules. Lua 5.1's lua_tointeger converts any double with a C cast,
+ * which is undefined for NaN and out-of-range values, so the 5.1 build
+ * checks the double first and also refuses fractions, like 5.4. */
 static lua_Integer to_integer(lua_State *L, int idx, int *ok) {
 #if LUA_VERSION_NUM >= 503
 	return lua_tointegerx(L, idx, ok);
 #else
-	*ok = lua_isnumber(L, idx);
-	return *ok ? lua_tointeger(L, idx) : 0;
+	/* -(lua_Number)PTRDIFF_MIN is 2^63 (2^31 on 32-bit), exact. */
+	const lua_Number lo = (lua_Number)PTRDIFF_MIN, hi = -(lua_Number)PTRDIFF_MIN;
+	lua_Number d;
+	*ok = 0;
+	if (!lua_isnumber(L, idx)) {
+		return 0;
+	}
+	d = lua_tonumber(L, idx);
+	if (!(d >= lo && d < hi) || (lua_Number)(lua_Integer)d != d) {
+		return 0;
+	}
+	*ok = 1;
+	return (lua_Integer)d;
 #endif
+}
+
+/* luaL_checkinteger with to_integer's rules on every Lua version. */
+static lua_Integer check_integer(lua_State *L, int idx) {
+	int ok;
+	lua_Integer v = to_integer(L, idx, &ok);
+	if (!ok) {
+		if (lua_isnumber(L, idx)) {
+			luaL_argerror(L, idx, "number has no integer representation");
+		}
+		luaL_checknumber(L, idx); /* raises the type error */
+	}
+	return v;
 }
 
 /* Raises the Lua error for a non-zero status from the Go side. */
@@ -82,7 +118,7 @@ static void check(lua_State *L, int status) {
 /* Connection and poll group handles are numbers; values that cannot be a
  * uint32 handle become 0, which every call treats as invalid. */
 static uint32_t check_handle(lua_State *L, int idx) {
-	lua_Integer v = luaL_checkinteger(L, idx);
+	lua_Integer v = check_integer(L, idx);
 	if (v < 0 || v > (lua_Integer)0xffffffffu) {
 		return 0;
 	}
@@ -148,8 +184,12 @@ static void push_listen_socket(lua_State *L, uint32_t handle) {
 }
 
 static int listen_socket_tostring(lua_State *L) {
-	listen_socket *s = (listen_socket *)luaL_checkudata(L, 1, LISTEN_MT);
+	/* Not luaL_checkudata: on Lua 5.4 it accepts a light userdata. */
+	listen_socket *s = (listen_socket *)test_udata(L, 1, LISTEN_MT);
 	char buf[64];
+	if (s == NULL) {
+		return luaL_argerror(L, 1, "listen socket expected");
+	}
 	if (s->handle == 0) {
 		snprintf(buf, sizeof buf, "listen socket (closed)");
 	} else {
@@ -380,7 +420,7 @@ static int ns_sendMessageToConnection(lua_State *L) {
 	uint32_t h = check_handle(L, 1);
 	size_t n;
 	const char *data = luaL_checklstring(L, 2, &n);
-	lua_Integer flags = luaL_checkinteger(L, 3);
+	lua_Integer flags = check_integer(L, 3);
 	int r;
 	check(L, mistSendMessageToConnection(h, (char *)data, n, (int)flags, &r));
 	push_result(L, r);
@@ -409,7 +449,7 @@ static lua_Integer message_field_integer(lua_State *L, int idx, int i, const cha
  * pointers stay valid (Lua never moves strings) until the Go side has copied
  * them, even if metamethods run by later messages trigger a collection. */
 static int ns_sendMessages(lua_State *L) {
-	lua_Integer n = luaL_checkinteger(L, 1);
+	lua_Integer n = check_integer(L, 1);
 	int count, i, status, anchors;
 	uint32_t *conns;
 	char **datas;

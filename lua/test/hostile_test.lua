@@ -82,6 +82,64 @@ section('sendMessages payloads survive collections in metamethods', function()
 	Steam.shutdown()
 end)
 
+section('numbers without an integer value are refused alike', function()
+	fresh()
+	-- Lua 5.4 refuses these; Lua 5.1 and LuaJIT used to convert them with
+	-- an undefined C cast (NaN became some handle, 1.5 became 1).
+	local inexact = { 0 / 0, 1 / 0, -1 / 0, 1e300, -1e300, 2 ^ 63, 1.5 }
+	for _, v in ipairs(inexact) do
+		local what = ' (' .. tostring(v) .. ')'
+		T.raises('no integer representation', 'acceptConnection' .. what, ns.acceptConnection, v)
+		T.raises('no integer representation', 'destroyPollGroup' .. what, ns.destroyPollGroup, v)
+		T.raises('no integer representation', 'receiveMessagesOnPollGroup' .. what, ns.receiveMessagesOnPollGroup, v)
+		T.raises('no integer representation', 'setConnectionPollGroup' .. what, ns.setConnectionPollGroup, 1, v)
+		T.raises('no integer representation', 'send flags' .. what, ns.sendMessageToConnection, 1, 'x', v)
+		T.raises('no integer representation', 'sendMessages count' .. what, ns.sendMessages, v, {})
+		T.raises('messages[1].flag must be an integer', 'sendMessages flag' .. what,
+			ns.sendMessages, 1, { { conn = 1, msg = 'x', flag = v } })
+		T.raises('messages[1].conn must be an integer', 'sendMessages conn' .. what,
+			ns.sendMessages, 1, { { conn = v, msg = 'x', flag = R } })
+		T.raises('option NagleTime must be an integer', 'option' .. what,
+			ns.connectByIPAddress, '127.0.0.1:1', { NagleTime = v })
+	end
+	-- Exact integers beyond any handle stay invalid handles, not errors.
+	T.eq(ns.acceptConnection(2 ^ 52), 'InvalidParam', 'huge handle')
+	T.eq(ns.acceptConnection(-2 ^ 52), 'InvalidParam', 'huge negative handle')
+	T.eq(ns.acceptConnection('12345'), 'InvalidParam', 'numeric string handle')
+	Steam.shutdown()
+end)
+
+section('light userdata posing as module values is refused', function()
+	-- debug.upvalueid returns a light userdata (a raw pointer); giving all
+	-- light userdata a module metatable must not make the module read
+	-- through that pointer. Lua 5.1 has no way to make one.
+	if not debug.upvalueid then
+		print('skip: no light userdata on this interpreter')
+		return
+	end
+	local up = 0
+	local function f() return up end
+	local light = debug.upvalueid(f, 1)
+	T.eq(type(light), 'userdata', 'light userdata')
+	fresh()
+	local sock = ns.createListenSocketIP('127.0.0.1:' .. (T.port + 2))
+	T.truthy(sock, 'listen socket')
+	local saved = debug.getmetatable(light)
+	local results = {}
+	debug.setmetatable(light, getmetatable(Steam.extra.parseUint64('1')))
+	results.tostring = { pcall(tostring, light) }
+	results.init = { pcall(Steam.init, { steamID = light }) }
+	debug.setmetatable(light, getmetatable(sock))
+	results.close = { pcall(ns.closeListenSocket, light) }
+	results.sockString = { pcall(tostring, light) }
+	debug.setmetatable(light, saved)
+	T.eq(results.tostring[1], false, 'tostring of a light userdata with the uint64 metatable raises')
+	T.eq(results.close[1] and results.close[2], false, 'closeListenSocket of a light userdata does nothing')
+	T.eq(results.sockString[1], false, 'tostring of a light userdata with the listen socket metatable raises')
+	T.eq(ns.closeListenSocket(sock), true, 'the real listen socket is still open')
+	Steam.shutdown()
+end)
+
 local only = os.getenv('MIST_HOSTILE_ONLY')
 for _, name in ipairs(order) do
 	if not only or only == '' or only == name then
