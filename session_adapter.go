@@ -135,6 +135,8 @@ func (a *sessionAdapter) AppendPacket(dst []byte, now time.Time, pktNum int64, m
 	return a.s.AppendPacket(dst, now, pktNum, maxPlaintext, allowData)
 }
 
+func (a *sessionAdapter) LastPacketReliable() bool { return a.s.LastPacketReliable() }
+
 func (a *sessionAdapter) TimeUntilSend(now time.Time) time.Duration { return a.rate.TimeUntilSend(now) }
 
 func (a *sessionAdapter) NextDeadline(now time.Time) time.Time {

@@ -12,6 +12,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +42,14 @@ static void set_funcs(lua_State *L, const luaL_Reg *fns) {
 
 /* Returns the userdata at idx if its metatable is the registry's mt. */
 static void *test_udata(lua_State *L, int idx, const char *mt) {
-	void *p = lua_touserdata(L, idx);
+	void *p;
 	int same;
+	/* Only a full userdata: debug.setmetatable can give every light
+	 * userdata (an arbitrary pointer) one of the module's metatables. */
+	if (lua_type(L, idx) != LUA_TUSERDATA) {
+		return NULL;
+	}
+	p = lua_touserdata(L, idx);
 	if (p == NULL || !lua_getmetatable(L, idx)) {
 		return NULL;
 	}
@@ -51,14 +59,42 @@ static void *test_udata(lua_State *L, int idx, const char *mt) {
 	return same ? p : NULL;
 }
 
-/* Reads an integer from idx; *ok is 0 if the value is not an integer. */
+/* Reads an integer from idx; *ok is 0 unless the value is a number (or
+ * numeric string) with an exact integer value that lua_Integer holds, as
+ * Lua 5.4 rules. Lua 5.1's lua_tointeger converts any double with a C cast,
+ * which is undefined for NaN and out-of-range values, so the 5.1 build
+ * checks the double first and also refuses fractions, like 5.4. */
 static lua_Integer to_integer(lua_State *L, int idx, int *ok) {
 #if LUA_VERSION_NUM >= 503
 	return lua_tointegerx(L, idx, ok);
 #else
-	*ok = lua_isnumber(L, idx);
-	return *ok ? lua_tointeger(L, idx) : 0;
+	/* -(lua_Number)PTRDIFF_MIN is 2^63 (2^31 on 32-bit), exact. */
+	const lua_Number lo = (lua_Number)PTRDIFF_MIN, hi = -(lua_Number)PTRDIFF_MIN;
+	lua_Number d;
+	*ok = 0;
+	if (!lua_isnumber(L, idx)) {
+		return 0;
+	}
+	d = lua_tonumber(L, idx);
+	if (!(d >= lo && d < hi) || (lua_Number)(lua_Integer)d != d) {
+		return 0;
+	}
+	*ok = 1;
+	return (lua_Integer)d;
 #endif
+}
+
+/* luaL_checkinteger with to_integer's rules on every Lua version. */
+static lua_Integer check_integer(lua_State *L, int idx) {
+	int ok;
+	lua_Integer v = to_integer(L, idx, &ok);
+	if (!ok) {
+		if (lua_isnumber(L, idx)) {
+			luaL_argerror(L, idx, "number has no integer representation");
+		}
+		luaL_checknumber(L, idx); /* raises the type error */
+	}
+	return v;
 }
 
 /* Raises the Lua error for a non-zero status from the Go side. */
@@ -82,7 +118,7 @@ static void check(lua_State *L, int status) {
 /* Connection and poll group handles are numbers; values that cannot be a
  * uint32 handle become 0, which every call treats as invalid. */
 static uint32_t check_handle(lua_State *L, int idx) {
-	lua_Integer v = luaL_checkinteger(L, idx);
+	lua_Integer v = check_integer(L, idx);
 	if (v < 0 || v > (lua_Integer)0xffffffffu) {
 		return 0;
 	}
@@ -148,8 +184,12 @@ static void push_listen_socket(lua_State *L, uint32_t handle) {
 }
 
 static int listen_socket_tostring(lua_State *L) {
-	listen_socket *s = (listen_socket *)luaL_checkudata(L, 1, LISTEN_MT);
+	/* Not luaL_checkudata: on Lua 5.4 it accepts a light userdata. */
+	listen_socket *s = (listen_socket *)test_udata(L, 1, LISTEN_MT);
 	char buf[64];
+	if (s == NULL) {
+		return luaL_argerror(L, 1, "listen socket expected");
+	}
 	if (s->handle == 0) {
 		snprintf(buf, sizeof buf, "listen socket (closed)");
 	} else {
@@ -380,14 +420,15 @@ static int ns_sendMessageToConnection(lua_State *L) {
 	uint32_t h = check_handle(L, 1);
 	size_t n;
 	const char *data = luaL_checklstring(L, 2, &n);
-	lua_Integer flags = luaL_checkinteger(L, 3);
+	lua_Integer flags = check_integer(L, 3);
 	int r;
 	check(L, mistSendMessageToConnection(h, (char *)data, n, (int)flags, &r));
 	push_result(L, r);
 	return 1;
 }
 
-/* Fetches field name of the table at idx as an integer or raises. */
+/* Reads field name of the table at idx, once (an __index function may
+ * answer differently each time), as an integer or raises. */
 static lua_Integer message_field_integer(lua_State *L, int idx, int i, const char *name) {
 	int ok;
 	lua_Integer v;
@@ -401,75 +442,59 @@ static lua_Integer message_field_integer(lua_State *L, int idx, int i, const cha
 	return v;
 }
 
-/* Pushes the payload of the message table at idx: a string, a number in its
- * string form, anything else empty (as luasteam does). */
-static const char *message_payload(lua_State *L, int idx, size_t *len) {
-	lua_getfield(L, idx, "msg");
-	if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-		return lua_tolstring(L, -1, len);
-	}
-	*len = 0;
-	return "";
-}
-
+/* Each message table is read exactly once: its fields may come from __index
+ * functions that answer differently on a second read, so a size taken in one
+ * pass cannot be trusted in another. The payloads are not copied here: each
+ * string is kept reachable from the anchors table on the stack, so the
+ * pointers stay valid (Lua never moves strings) until the Go side has copied
+ * them, even if metamethods run by later messages trigger a collection. */
 static int ns_sendMessages(lua_State *L) {
-	lua_Integer n = luaL_checkinteger(L, 1);
-	int count, i, status;
-	size_t total = 0, off;
+	lua_Integer n = check_integer(L, 1);
+	int count, i, status, anchors;
 	uint32_t *conns;
 	char **datas;
 	size_t *lens;
 	int *flags, *ok;
-	char *payload;
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (n < 0 || n > MAX_BATCH) {
 		return luaL_argerror(L, 1, "message count out of range");
 	}
 	count = (int)n;
-	/* Pass 1: validate every entry and size the payload copy. */
-	for (i = 1; i <= count; i++) {
-		size_t len;
-		lua_rawgeti(L, 2, i);
-		if (!lua_istable(L, -1)) {
-			luaL_error(L, "luasteam: sendMessages: messages[%d] must be a table, got %s", i, luaL_typename(L, -1));
-		}
-		message_field_integer(L, -1, i, "conn");
-		message_field_integer(L, -1, i, "flag");
-		message_payload(L, -1, &len);
-		total += len;
-		lua_pop(L, 2);
-	}
-	/* One GC-owned block, so a Lua error can never leak it. */
+	/* GC-owned blocks, so a Lua error can never leak them. */
 	{
 		size_t arrays = (size_t)count * (sizeof *conns + sizeof *datas + sizeof *lens + 2 * sizeof *flags);
-		char *block = (char *)lua_newuserdata(L, arrays + total + 1);
+		char *block = (char *)lua_newuserdata(L, arrays);
 		datas = (char **)block;
 		lens = (size_t *)(datas + count);
 		conns = (uint32_t *)(lens + count);
 		flags = (int *)(conns + count);
 		ok = flags + count;
-		payload = block + arrays;
 	}
-	/* Pass 2: copy (numbers become strings the same way as in pass 1). */
-	off = 0;
+	lua_createtable(L, count, 0);
+	anchors = lua_gettop(L);
 	for (i = 1; i <= count; i++) {
-		size_t len;
-		const char *data;
+		lua_Integer c;
+		int t;
 		lua_rawgeti(L, 2, i);
-		conns[i - 1] = 0;
-		{
-			lua_Integer c = message_field_integer(L, -1, i, "conn");
-			if (c >= 0 && c <= (lua_Integer)0xffffffffu) {
-				conns[i - 1] = (uint32_t)c;
-			}
+		if (!lua_istable(L, -1)) {
+			luaL_error(L, "luasteam: sendMessages: messages[%d] must be a table, got %s", i, luaL_typename(L, -1));
 		}
+		c = message_field_integer(L, -1, i, "conn");
+		conns[i - 1] = c >= 0 && c <= (lua_Integer)0xffffffffu ? (uint32_t)c : 0;
 		flags[i - 1] = (int)message_field_integer(L, -1, i, "flag");
-		data = message_payload(L, -1, &len);
-		memcpy(payload + off, data, len);
-		datas[i - 1] = payload + off;
-		lens[i - 1] = len;
-		off += len;
-		lua_pop(L, 2);
+		/* The payload: a string, a number in its string form, anything else
+		 * empty (as luasteam does). */
+		lua_getfield(L, -1, "msg");
+		t = lua_type(L, -1);
+		if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+			datas[i - 1] = (char *)lua_tolstring(L, -1, &lens[i - 1]);
+			lua_rawseti(L, anchors, i);
+		} else {
+			datas[i - 1] = NULL;
+			lens[i - 1] = 0;
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
 	}
 	status = mistSendMessages(count, conns, datas, lens, flags, ok);
 	check(L, status);

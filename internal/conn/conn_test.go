@@ -20,6 +20,7 @@ type fakeSession struct {
 	acks     int
 	mustAck  bool
 	failWith error
+	lastData bool // the last packet built carried a message
 }
 
 func (s *fakeSession) Send(now time.Time, lane int, data []byte, reliable, noNagle bool) (int64, error) {
@@ -36,6 +37,7 @@ func (s *fakeSession) ReliableDone() bool                      { return len(s.qu
 func (s *fakeSession) Status(now time.Time, st *SessionStatus) {}
 func (s *fakeSession) AckRequestDue() bool                     { return false }
 func (s *fakeSession) AckRequestSent()                         {}
+func (s *fakeSession) LastPacketReliable() bool                { return s.lastData }
 
 func (s *fakeSession) NoteAckRequest(now time.Time, pkt int64, immediate bool) {
 	s.acks++
@@ -54,10 +56,12 @@ func (s *fakeSession) AppendPacket(dst []byte, now time.Time, pkt int64, max int
 	if len(s.queue) > 0 && allowData {
 		m := s.queue[0]
 		s.queue = s.queue[1:]
+		s.lastData = true
 		return append(append(dst, 'M'), m...), true
 	}
 	if force || s.mustAck {
 		s.mustAck = false
+		s.lastData = false
 		return append(dst, 'K'), true
 	}
 	return dst, false

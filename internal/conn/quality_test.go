@@ -132,7 +132,8 @@ func TestQualityReportFields(t *testing.T) {
 			if err != nil || hd.Stats == nil {
 				return
 			}
-			if m, err := wire.ParseStats(hd.Stats); err == nil && m.GetStats().GetInstantaneous().PacketsDroppedPct != nil {
+			// Urgent pings carry flags only.
+			if m, err := wire.ParseStats(hd.Stats); err == nil && m.GetStats().GetInstantaneous() != nil && m.GetStats().GetInstantaneous().PacketsDroppedPct != nil {
 				dropped = int(m.GetStats().GetInstantaneous().GetPacketsDroppedPct())
 			}
 		})

@@ -100,10 +100,14 @@ func (c *Conn) serviceLiveness(now time.Time) {
 	}
 	switch {
 	case c.timeoutCount > 0:
-		if c.replyTimeoutAt.IsZero() && !now.Before(c.lastUrgentPing.Add(UrgentPingInterval)) {
+		// Urgent pings go out every UrgentPingInterval while replies are
+		// overdue, even when data packets keep a reply timer running.
+		if !now.Before(c.lastUrgentPing.Add(UrgentPingInterval)) {
 			c.keepaliveDue = wire.StatsAckRequestE2E | wire.StatsAckRequestImmediate
 			c.lastUrgentPing = now
-			c.replyTimeoutAt = now.Add(c.replyWait(false))
+			if c.replyTimeoutAt.IsZero() {
+				c.replyTimeoutAt = now.Add(c.replyWait(false))
+			}
 		}
 	case c.replyTimeoutAt.IsZero() && !now.Before(c.lastRecv.Add(KeepAliveInterval)):
 		c.keepaliveDue = wire.StatsAckRequestE2E
@@ -147,6 +151,12 @@ func (c *Conn) sendPackets(now time.Time) {
 		b = c.sendCipher.Seal(b, payload, c.nextPktNum)
 		c.queue(b)
 		c.nextPktNum++
+		// A packet the peer must answer (reliable data, which it acks, an
+		// ack request or stats) starts the reply timer, so that a dead peer is
+		// noticed while we send and not only after the keepalive interval.
+		if c.replyTimeoutAt.IsZero() && (flags&wire.StatsAckRequestE2E != 0 || statsBlob != nil || c.session.LastPacketReliable()) {
+			c.replyTimeoutAt = now.Add(c.replyWait(flags&wire.StatsAckRequestImmediate == 0))
+		}
 		c.lastDataSent = now
 		c.keepaliveDue = 0
 		if statsBlob != nil {
@@ -195,7 +205,7 @@ func (c *Conn) NextDeadline(now time.Time) time.Time {
 			}
 			earliest(start.Add(c.cfg.TimeoutConnected))
 		}
-		if c.timeoutCount > 0 && c.replyTimeoutAt.IsZero() {
+		if c.timeoutCount > 0 {
 			earliest(c.lastUrgentPing.Add(UrgentPingInterval))
 		}
 		if c.replyTimeoutAt.IsZero() && c.timeoutCount == 0 {

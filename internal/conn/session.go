@@ -31,6 +31,9 @@ type Session interface {
 	// rate allows it); force asks for a packet even if nothing is due, for
 	// keepalives. ok is false when nothing was written.
 	AppendPacket(dst []byte, now time.Time, pktNum int64, maxPlaintext int, allowData, force bool) (out []byte, ok bool)
+	// LastPacketReliable reports whether the packet AppendPacket built
+	// last carried reliable data (which the peer must acknowledge).
+	LastPacketReliable() bool
 	// TimeUntilSend is how long the send rate holds back new data.
 	TimeUntilSend(now time.Time) time.Duration
 	// NextDeadline is when the session next needs AppendPacket called

@@ -165,6 +165,7 @@ func (r *replaySession) AppendPacket(dst []byte, now time.Time, pkt int64, max i
 }
 func (r *replaySession) TimeUntilSend(time.Time) time.Duration   { return 0 }
 func (r *replaySession) NextDeadline(time.Time) time.Time        { return r.s.NextDeadline() }
+func (r *replaySession) LastPacketReliable() bool                { return r.s.LastPacketReliable() }
 func (r *replaySession) ReliableDone() bool                      { return r.s.PendingReliable() == 0 }
 func (r *replaySession) Status(now time.Time, st *SessionStatus) {}
 

@@ -145,9 +145,11 @@ func (s *Session) appendAck(dst []byte, now time.Time, limit int) []byte {
 				upper = s.gaps[i+1].b
 			}
 			g := s.gaps[i]
-			s.blocks = append(s.blocks, snp.AckBlock{Acked: uint64(upper - g.e), Nacked: uint64(g.e - g.b)})
+			// Merged gaps after a jump in the peer's packet numbers can
+			// exceed what one block may say; those take several blocks.
+			s.blocks = snp.AppendAckBlock(s.blocks, uint64(upper-g.e), uint64(g.e-g.b))
 		}
-		if n > 0 && snp.AckLen(s.blocks) > limit {
+		if n > 0 && (len(s.blocks) > maxAckBlocks || snp.AckLen(s.blocks) > limit) {
 			n-- // drop the newest block and report less
 			continue
 		}

@@ -34,6 +34,10 @@ func (s *Session) AppendAckPacket(dst []byte, now time.Time, pktNum int64, maxPl
 	return s.build(dst, now, pktNum, maxPlaintext, allowData)
 }
 
+// LastPacketReliable reports whether the packet built last carried
+// reliable data, which the peer must acknowledge.
+func (s *Session) LastPacketReliable() bool { return s.lastPacketReliable }
+
 // build assembles one packet.
 func (s *Session) build(dst []byte, now time.Time, pktNum int64, maxPlaintext int, allowData bool) []byte {
 	start := len(dst)
@@ -54,6 +58,7 @@ func (s *Session) build(dst []byte, now time.Time, pktNum int64, maxPlaintext in
 		s.sentSinceAckRequest += len(dst) - before
 	}
 	p.bytes = len(dst) - start + s.cfg.PacketOverhead
+	s.lastPacketReliable = len(p.segs) > 0
 	if s.cfg.Rate != nil {
 		s.cfg.Rate.OnPacketSent(now, p.bytes)
 	}

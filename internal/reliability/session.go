@@ -218,6 +218,7 @@ type Session struct {
 	pingVar                                   time.Duration // smoothed deviation of round-trip samples
 	rtoBackoff                                uint          // timeouts since the last ack that acknowledged data
 	freeMsgs                                  []*outMsg
+	lastPacketReliable                        bool
 
 	// Receive side.
 	recvLanes   []*recvLane

@@ -60,7 +60,8 @@ func AckLen(blocks []AckBlock) int {
 }
 
 // AppendAck appends an ack frame with a 16-bit latest (w=1, understood by
-// every protocol version). blocks are newest first; at most MaxAckBlocks.
+// every protocol version). blocks are newest first; at most MaxAckBlocks,
+// each with counts of at most MaxAckRun (see AppendAckBlock).
 func AppendAck(dst []byte, latest int64, delay uint16, blocks []AckBlock) []byte {
 	if len(blocks) > 6 {
 		dst = append(dst, 0x98|7)
@@ -89,6 +90,22 @@ func AppendAck(dst []byte, latest int64, delay uint16, blocks []AckBlock) []byte
 		}
 	}
 	return dst
+}
+
+// AppendAckBlock appends to blocks the block for a run of acked packets
+// followed (going backwards) by a run of nacked ones, split into as many
+// blocks as counts over MaxAckRun need.
+func AppendAckBlock(blocks []AckBlock, acked, nacked uint64) []AckBlock {
+	for acked > MaxAckRun {
+		blocks = append(blocks, AckBlock{Acked: MaxAckRun})
+		acked -= MaxAckRun
+	}
+	for nacked > MaxAckRun {
+		blocks = append(blocks, AckBlock{Acked: acked, Nacked: MaxAckRun})
+		acked = 0
+		nacked -= MaxAckRun
+	}
+	return append(blocks, AckBlock{Acked: acked, Nacked: nacked})
 }
 
 // ParseAck parses an ack frame and validates its blocks. Latest holds the

@@ -64,6 +64,11 @@ const (
 	// maxAckCountHigh caps the varint holding the upper bits of an ack or
 	// nack count.
 	maxAckCountHigh = 100000
+
+	// MaxAckRun is the longest run of acked or nacked packets one ack block
+	// may carry: a receiver (GNS, mist) rejects larger counts as fatal.
+	// Longer runs take several blocks, with zero nacks or zero acks.
+	MaxAckRun = maxAckCountHigh<<3 | 7
 )
 
 // Frame is one decoded frame. Which fields are set depends on Type; Data

@@ -1,0 +1,150 @@
+-- Hostile input: values that change between reads, metamethods that run
+-- Lua code (and call back into the module) in the middle of a call,
+-- numbers without an integer value, handles from an earlier session. Every
+-- call must give its documented result or raise an ordinary Lua error,
+-- never crash the interpreter or act on the wrong object.
+--
+-- Sections run in order; MIST_HOSTILE_ONLY=name runs one of them alone.
+local T = require 'testlib'
+local Steam, ns = T.Steam, T.ns
+local R = ns.flags.Send_Reliable
+
+local sections, order = {}, {}
+-- Starts a session with no connection state left from an earlier one.
+local function fresh()
+	T.events, T.state = {}, {}
+	T.eq(Steam.init(), true, 'Steam.init')
+end
+
+local function section(name, f)
+	sections[name] = f
+	order[#order + 1] = name
+end
+
+-- A message table whose fields come from an __index function; reads[k]
+-- counts how often field k was read. msg(n) gives the payload of the n-th
+-- read of msg.
+local function trickyMessage(conn, flag, msg)
+	local reads = { conn = 0, flag = 0, msg = 0 }
+	local m = setmetatable({}, {
+		__index = function(_, k)
+			if reads[k] == nil then return nil end
+			reads[k] = reads[k] + 1
+			if k == 'conn' then return conn end
+			if k == 'flag' then return flag end
+			return msg(reads.msg)
+		end,
+	})
+	return m, reads
+end
+
+section('sendMessages reads each field once', function()
+	fresh()
+	-- The second read of msg would be 10 MB longer than the first.
+	local m, reads = trickyMessage(12345, R, function(n)
+		if n == 1 then return 'a' end
+		return string.rep('x', 10 * 1024 * 1024)
+	end)
+	local results = ns.sendMessages(1, { m })
+	T.eq(results[1], false, 'sent to an invalid connection')
+	T.eq(reads.msg, 1, 'msg read once')
+	T.eq(reads.conn, 1, 'conn read once')
+	T.eq(reads.flag, 1, 'flag read once')
+	Steam.shutdown()
+end)
+
+section('sendMessages payloads survive collections in metamethods', function()
+	fresh()
+	local sock, client, server = T.connectedPair(T.port + 1)
+	-- Every payload is a fresh string, and every read of a later message
+	-- runs a full collection: earlier payloads must stay intact until sent.
+	local want, batch = {}, {}
+	for i = 1, 20 do
+		want[i] = string.rep(string.char(64 + i), 1000 + i) .. i
+		batch[i] = setmetatable({}, {
+			__index = function(_, k)
+				collectgarbage('collect')
+				if k == 'conn' then return client end
+				if k == 'flag' then return R end
+				if k == 'msg' then return string.rep(string.char(64 + i), 1000 + i) .. i end
+			end,
+		})
+	end
+	-- The second read of msg (if any) would be longer than the first.
+	local grow, reads = trickyMessage(client, R, function(n) return string.rep('g', n * 100000) end)
+	batch[21] = grow
+	want[21] = string.rep('g', 100000)
+	local results = ns.sendMessages(21, batch)
+	for i = 1, 21 do T.eq(results[i], true, 'batch entry ' .. i .. ' queued') end
+	T.eq(reads.msg, 1, 'msg read once')
+	local got = T.receiveN(server, 21, 'the batch')
+	for i = 1, 21 do T.eq(got[i] == want[i], true, 'payload ' .. i .. ' intact') end
+	Steam.shutdown()
+end)
+
+section('numbers without an integer value are refused alike', function()
+	fresh()
+	-- Lua 5.4 refuses these; Lua 5.1 and LuaJIT used to convert them with
+	-- an undefined C cast (NaN became some handle, 1.5 became 1).
+	local inexact = { 0 / 0, 1 / 0, -1 / 0, 1e300, -1e300, 2 ^ 63, 1.5 }
+	for _, v in ipairs(inexact) do
+		local what = ' (' .. tostring(v) .. ')'
+		T.raises('no integer representation', 'acceptConnection' .. what, ns.acceptConnection, v)
+		T.raises('no integer representation', 'destroyPollGroup' .. what, ns.destroyPollGroup, v)
+		T.raises('no integer representation', 'receiveMessagesOnPollGroup' .. what, ns.receiveMessagesOnPollGroup, v)
+		T.raises('no integer representation', 'setConnectionPollGroup' .. what, ns.setConnectionPollGroup, 1, v)
+		T.raises('no integer representation', 'send flags' .. what, ns.sendMessageToConnection, 1, 'x', v)
+		T.raises('no integer representation', 'sendMessages count' .. what, ns.sendMessages, v, {})
+		T.raises('messages[1].flag must be an integer', 'sendMessages flag' .. what,
+			ns.sendMessages, 1, { { conn = 1, msg = 'x', flag = v } })
+		T.raises('messages[1].conn must be an integer', 'sendMessages conn' .. what,
+			ns.sendMessages, 1, { { conn = v, msg = 'x', flag = R } })
+		T.raises('option NagleTime must be an integer', 'option' .. what,
+			ns.connectByIPAddress, '127.0.0.1:1', { NagleTime = v })
+	end
+	-- Exact integers beyond any handle stay invalid handles, not errors.
+	T.eq(ns.acceptConnection(2 ^ 52), 'InvalidParam', 'huge handle')
+	T.eq(ns.acceptConnection(-2 ^ 52), 'InvalidParam', 'huge negative handle')
+	T.eq(ns.acceptConnection('12345'), 'InvalidParam', 'numeric string handle')
+	Steam.shutdown()
+end)
+
+section('light userdata posing as module values is refused', function()
+	-- debug.upvalueid returns a light userdata (a raw pointer); giving all
+	-- light userdata a module metatable must not make the module read
+	-- through that pointer. Lua 5.1 has no way to make one.
+	if not debug.upvalueid then
+		print('skip: no light userdata on this interpreter')
+		return
+	end
+	local up = 0
+	local function f() return up end
+	local light = debug.upvalueid(f, 1)
+	T.eq(type(light), 'userdata', 'light userdata')
+	fresh()
+	local sock = ns.createListenSocketIP('127.0.0.1:' .. (T.port + 2))
+	T.truthy(sock, 'listen socket')
+	local saved = debug.getmetatable(light)
+	local results = {}
+	debug.setmetatable(light, getmetatable(Steam.extra.parseUint64('1')))
+	results.tostring = { pcall(tostring, light) }
+	results.init = { pcall(Steam.init, { steamID = light }) }
+	debug.setmetatable(light, getmetatable(sock))
+	results.close = { pcall(ns.closeListenSocket, light) }
+	results.sockString = { pcall(tostring, light) }
+	debug.setmetatable(light, saved)
+	T.eq(results.tostring[1], false, 'tostring of a light userdata with the uint64 metatable raises')
+	T.eq(results.close[1] and results.close[2], false, 'closeListenSocket of a light userdata does nothing')
+	T.eq(results.sockString[1], false, 'tostring of a light userdata with the listen socket metatable raises')
+	T.eq(ns.closeListenSocket(sock), true, 'the real listen socket is still open')
+	Steam.shutdown()
+end)
+
+local only = os.getenv('MIST_HOSTILE_ONLY')
+for _, name in ipairs(order) do
+	if not only or only == '' or only == name then
+		sections[name]()
+		T.ok(name)
+	end
+end
+print('PASS hostile_test')
