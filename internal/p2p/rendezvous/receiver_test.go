@@ -147,3 +147,33 @@ func TestReceiverIgnoresAndRejects(t *testing.T) {
 		t.Fatalf("engine drop: %v", err)
 	}
 }
+
+// TestReceiverCertificateIdentityMismatch: a connect request whose
+// certificate names someone other than the signal's sender is refused
+// with 4003, like GNS does.
+func TestReceiverCertificateIdentityMismatch(t *testing.T) {
+	p := newPair(t, Config{LocalVirtualPort: 0, RemoteVirtualPort: 0})
+	mallory := mustCrypto(t, mustIdentity(t, "str:mallory"), cert.CipherList(0), 9)
+	m := p.initiator.Poll(t0)
+	m.ConnectRequest.Cert, m.ConnectRequest.Crypt = mallory.Cert.Signed, mallory.Signed
+	ctx := &fakeContext{give: &recorder{}}
+	recv := newReceiver(p, func(now time.Time, req *Request, cfg *Config) (uint32, error) {
+		if _, err := cert.ValidatePeer(req.Cert, req.Crypt, peerPolicy(req.Identity)); err != nil {
+			var ce *cert.Error
+			if errors.As(err, &ce) {
+				return 0, &Refusal{Reason: ce.Reason, Debug: ce.Msg}
+			}
+			return 0, err
+		}
+		cfg.LocalConnID = 0x2222
+		return 1, nil
+	}, nil)
+	_, err := recv.Receive(t0, encode(t, m), ctx)
+	var ref *Refusal
+	if !errors.As(err, &ref) || ref.Reason != cert.ReasonBadCert || len(ctx.offered) != 0 || p.bobRouter.Len() != 0 {
+		t.Fatalf("got %v, offered %v, %d sessions", err, ctx.offered, p.bobRouter.Len())
+	}
+	if r := mustParse(t, ctx.rejections[0]); r.GetConnectionClosed().GetReasonCode() != cert.ReasonBadCert || r.GetToConnectionId() != 0x1111 {
+		t.Fatalf("rejection %v", r)
+	}
+}
