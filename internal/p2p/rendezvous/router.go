@@ -110,6 +110,17 @@ func (r *Router) index(s *Session) {
 	}
 }
 
+// Reindex records a session's remote connection id after it changed
+// (BecomeAcceptor).
+func (r *Router) Reindex(s *Session) {
+	for k, v := range r.byRemote {
+		if v == s {
+			delete(r.byRemote, k)
+		}
+	}
+	r.index(s)
+}
+
 // Remove forgets a session.
 func (r *Router) Remove(s *Session) {
 	if r.byLocal[s.LocalConnID()] == s {

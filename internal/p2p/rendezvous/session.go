@@ -320,6 +320,32 @@ func (s *Session) Accept(now time.Time, cert *pb.CertificateSigned, crypt *pb.Cr
 	return nil
 }
 
+// BecomeAcceptor resolves a symmetric connect in this side's favour:
+// an initiator still in Connecting whose request crossed req (from the same
+// peer) and for which CompareSymmetric is positive takes the acceptor's
+// role for req's connection. Its own certificate and crypt info are
+// dropped; the caller validates req's, then calls Accept with fresh ones
+// (one cipher) and restarts ICE as the controlling agent. The reliable
+// stream continues with the same ids. Re-index the session in its Router.
+func (s *Session) BecomeAcceptor(now time.Time, req *Request) (Inbound, error) {
+	if s.role != Initiator || s.state != StateConnecting {
+		return Inbound{}, fmt.Errorf("%w: role change as %v in %v", ErrState, s.role, s.state)
+	}
+	if req.Identity != s.cfg.RemoteIdentity {
+		return Inbound{}, fmt.Errorf("%w: request from %v, peer is %v", ErrIdentityMismatch, req.Identity, s.cfg.RemoteIdentity)
+	}
+	if req.ConnID == 0 {
+		return Inbound{}, fmt.Errorf("%w: request without a connection id", ErrConnectionMismatch)
+	}
+	s.role = Acceptor
+	s.remoteConnID = req.ConnID
+	s.peerCert, s.peerCrypt = req.Cert, req.Crypt
+	s.cfg.Cert, s.cfg.Crypt = nil, nil
+	s.waitRouting = false
+	s.deadline = time.Time{}
+	return s.Receive(now, req.Signal)
+}
+
 // RoutingReady ends the initial wait for candidates.
 func (s *Session) RoutingReady() { s.waitRouting = false }
 

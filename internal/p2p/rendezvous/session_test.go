@@ -440,3 +440,81 @@ func TestCompareSymmetric(t *testing.T) {
 		t.Error("certificate tie-break")
 	}
 }
+
+// TestSymmetricConnect: both peers connect to each other at once; the
+// tie-break makes exactly one of them the acceptor, and one connection
+// results.
+func TestSymmetricConnect(t *testing.T) {
+	for _, ids := range [][2]uint32{{0x1000, 0x2001}, {0x1001, 0x2001}, {0x3000, 0x2000}, {0x3001, 0x2000}} {
+		type peer struct {
+			id     string
+			s      *Session
+			r      *Router
+			crypto *LocalCrypto
+		}
+		mk := func(local, remote string, connID uint32, seed uint64) *peer {
+			li, ri := mustIdentity(t, local), mustIdentity(t, remote)
+			lc := mustCrypto(t, li, cert.CipherList(0), seed)
+			s, err := NewInitiator(Config{LocalIdentity: li, RemoteIdentity: ri, LocalConnID: connID,
+				LocalVirtualPort: 0, RemoteVirtualPort: 0, Cert: lc.Cert.Signed, Crypt: lc.Signed}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := NewRouter(Limits{})
+			r.Add(s)
+			return &peer{local, s, r, lc}
+		}
+		a, b := mk("str:alice", "str:bob", ids[0], 1), mk("str:bob", "str:alice", ids[1], 2)
+		reqA, reqB := encode(t, a.s.Poll(t0)), encode(t, b.s.Poll(t0))
+		now := t0.Add(50 * ms)
+		roleChanges := 0
+		// Each side receives the other's crossing request.
+		for _, x := range []struct {
+			me   *peer
+			blob []byte
+		}{{a, reqB}, {b, reqA}} {
+			_, _, req, err := x.me.r.Route(now, x.blob)
+			if err != nil || req == nil {
+				t.Fatalf("crossing request: %v %v", req, err)
+			}
+			cmp := CompareSymmetric(x.me.s.LocalConnID(), x.me.crypto.Cert.Signed.Cert, req.ConnID, req.Cert.Cert)
+			if cmp <= 0 {
+				continue // keep being the initiator; drop the request
+			}
+			roleChanges++
+			if _, err := x.me.s.BecomeAcceptor(now, req); err != nil {
+				t.Fatal(err)
+			}
+			x.me.r.Reindex(x.me.s)
+			lc := mustCrypto(t, x.me.s.cfg.LocalIdentity, cert.CipherList(0)[:1], 5)
+			if err := x.me.s.Accept(now, lc.Cert.Signed, lc.Signed); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if roleChanges != 1 {
+			t.Fatalf("ids %x: %d sides changed role", ids, roleChanges)
+		}
+		server, client := a, b
+		if b.s.Role() == Acceptor {
+			server, client = b, a
+		}
+		ok := server.s.Poll(t0.Add(MinSignalInterval)) // paced after its own request
+		if ok.GetConnectOk() == nil || ok.GetToConnectionId() != client.s.LocalConnID() || ok.ConnectRequest != nil {
+			t.Fatalf("winner's signal: %v", ok)
+		}
+		_, in, _, err := client.r.Route(now, encode(t, ok))
+		if err != nil || in.ConnectOK == nil || client.s.State() != StateFindingRoute || client.s.RemoteConnID() != server.s.LocalConnID() {
+			t.Fatalf("client after connect OK: %+v %v %v", in, err, client.s.State())
+		}
+		// The client's requests still in flight reach the server's session
+		// through the re-indexed remote id.
+		late := reqA
+		if client == b {
+			late = reqB
+		}
+		sess, in, _, err := server.r.Route(now, late)
+		if err != nil || sess != server.s || !in.RepeatedRequest {
+			t.Fatalf("client's late request at the winner: %v %+v", err, in)
+		}
+	}
+}
