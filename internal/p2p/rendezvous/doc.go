@@ -29,13 +29,29 @@
 //   - pacing: a needed signal goes out within 10 ms, and two signals are
 //     never less than 100 ms apart.
 //
-// # Routing
+// Session also resolves symmetric connects (BecomeAcceptor, decided by
+// CompareSymmetric) and times out Connecting and FindingRoute (end reasons
+// 5003 and 5008).
+//
+// # Routing and receiving
 //
 // Router owns the sessions of one local identity and finds the session a
 // received signal belongs to, by the local connection id or by the peer's
-// identity and connection id, or offers a new inbound connection to the
-// caller. It bounds the number of sessions and the number of inbound
-// connections not yet accepted, and checks the sender's identity.
+// identity and connection id, or returns a Request for a new inbound
+// connection. It bounds the number of sessions and the number of inbound
+// connections not yet accepted; sessions check the sender's identity and
+// connection ids, and a rejected signal changes nothing.
+//
+// Receiver adds GNS's ReceivedP2PCustomSignal semantics on top: a new
+// request goes to the engine (NewInbound) and to the receive context's
+// OnConnectRequest; refusals become rejection signals, everything else
+// that is unknown is dropped silently. Flush sends a session's due signal
+// through its signaling.ConnectionSignaling and closes the session with
+// 5002 if the signaling refuses it.
+//
+// Sessions, routers and receivers are not safe for concurrent use: the
+// connection's owner (its engine loop) serializes calls, and signals
+// received on other goroutines are handed to it.
 //
 // # Crypto
 //
