@@ -3,9 +3,11 @@ package rendezvous
 import (
 	"crypto/ed25519"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/mistnet/mist/internal/cert"
 	"github.com/mistnet/mist/internal/crypto"
@@ -102,4 +104,83 @@ func DeriveKeys(role Role, local *LocalCrypto, peer *cert.Peer, localConnID, rem
 		h.ClientInfo, h.ServerInfo = local.Signed.Info, peer.CryptRaw
 	}
 	return crypto.DeriveKeys(h)
+}
+
+// Established is a finished crypto handshake: what the data path needs.
+type Established struct {
+	Keys   crypto.SessionKeys
+	Cipher pb.Cipher
+	Peer   *cert.Peer
+	// PeerProtocolVersion sets up the receive window (crypto.NewRecvWindow).
+	PeerProtocolVersion uint32
+}
+
+// peerError turns a validation failure into a *cert.Error (with its end
+// reason) for Session.Close.
+func peerError(err error) error {
+	var ce *cert.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return &cert.Error{Reason: cert.ReasonBadCrypt, Msg: err.Error()}
+}
+
+// ValidateRequest checks a connect request's certificate and crypt info
+// against policy (policy.PeerIdentity is set to the requester). A failure
+// is a *cert.Error whose Reason belongs in a Refusal.
+func ValidateRequest(req *Request, policy cert.Policy) (*cert.Peer, error) {
+	policy.PeerIdentity = req.Identity
+	peer, err := cert.ValidatePeer(req.Cert, req.Crypt, &policy)
+	if err != nil {
+		return nil, peerError(err)
+	}
+	return peer, nil
+}
+
+// AcceptSession is the application's accept of an inbound session whose
+// request passed ValidateRequest: it picks the cipher from own, makes this
+// side's certificate and single-cipher crypt info for localID/appID,
+// accepts (queueing the connect OK) and derives the keys. A failure is a
+// *cert.Error; close the session with its Reason.
+func AcceptSession(now time.Time, s *Session, peer *cert.Peer, appID uint32, own []pb.Cipher, rand io.Reader) (*LocalCrypto, *Established, error) {
+	chosen, ok := AcceptCipher(own, peer)
+	if !ok {
+		return nil, nil, &cert.Error{Reason: cert.ReasonBadCrypt,
+			Msg: fmt.Sprintf("no common cipher: ours %v, theirs %v", own, cert.Ciphers(peer.Crypt))}
+	}
+	lc, err := NewLocalCrypto(s.cfg.LocalIdentity, appID, []pb.Cipher{chosen}, rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := DeriveKeys(Acceptor, lc, peer, s.LocalConnID(), s.RemoteConnID())
+	if err != nil {
+		return nil, nil, peerError(err)
+	}
+	if err := s.Accept(now, lc.Cert.Signed, lc.Signed); err != nil {
+		return nil, nil, err
+	}
+	return lc, &Established{Keys: keys, Cipher: chosen, Peer: peer, PeerProtocolVersion: peer.Crypt.GetProtocolVersion()}, nil
+}
+
+// FinishInitiator completes the initiator's handshake once Receive
+// reported the connect OK: it validates the acceptor's certificate and
+// crypt info against policy, checks the chosen cipher against own and
+// derives the keys. A failure is a *cert.Error; close the session with
+// its Reason.
+func FinishInitiator(s *Session, local *LocalCrypto, own []pb.Cipher, policy cert.Policy) (*Established, error) {
+	c, cr := s.PeerCrypto()
+	policy.PeerIdentity = s.RemoteIdentity()
+	peer, err := cert.ValidatePeer(c, cr, &policy)
+	if err != nil {
+		return nil, peerError(err)
+	}
+	chosen, err := CheckAcceptorCipher(own, peer)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := DeriveKeys(Initiator, local, peer, s.LocalConnID(), s.RemoteConnID())
+	if err != nil {
+		return nil, peerError(err)
+	}
+	return &Established{Keys: keys, Cipher: chosen, Peer: peer, PeerProtocolVersion: peer.Crypt.GetProtocolVersion()}, nil
 }
