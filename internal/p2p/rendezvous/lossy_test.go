@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mistnet/mist/internal/cert"
 	"github.com/mistnet/mist/internal/pb"
 )
@@ -74,6 +76,31 @@ type lossyResult struct {
 // password and candidates, and must receive the other's exactly once, in
 // order, and derive matching keys.
 func runLossy(t *testing.T, seed uint64, loss, dup float64) lossyResult {
+	return runLossyHostile(t, seed, loss, dup, false)
+}
+
+// impostors returns signals an attacker could inject next to blob:
+// garbage, and copies from another identity or another connection id.
+func impostors(t *testing.T, rng *rand.Rand, blob []byte) [][]byte {
+	junk := make([]byte, rng.IntN(64))
+	for i := range junk {
+		junk[i] = byte(rng.Uint32())
+	}
+	out := [][]byte{junk}
+	m := mustParse(t, blob)
+	other := proto.Clone(m).(*pb.Rendezvous)
+	other.FromIdentity = proto.String("str:mallory")
+	out = append(out, encode(t, other))
+	if m.ToConnectionId != nil {
+		other = proto.Clone(m).(*pb.Rendezvous)
+		other.FromConnectionId = proto.Uint32(m.GetFromConnectionId() + 1)
+		other.ConnectionClosed = &pb.Rendezvous_ConnectionClosed{ReasonCode: proto.Uint32(1000)}
+		out = append(out, encode(t, other))
+	}
+	return out
+}
+
+func runLossyHostile(t *testing.T, seed uint64, loss, dup float64, hostile bool) lossyResult {
 	t.Helper()
 	x := &lossyExchange{rng: rand.New(rand.NewPCG(seed, 99)), loss: loss, dup: dup}
 	p := newPair(t, Config{LocalVirtualPort: 0, RemoteVirtualPort: 0, InitialRoutingWait: 10 * ms})
@@ -98,16 +125,14 @@ func runLossy(t *testing.T, seed uint64, loss, dup float64) lossyResult {
 	for now.Before(t0.Add(30 * time.Second)) {
 		for _, f := range x.due(now) {
 			if f.to == 1 {
-				s, in, req, err := p.bobRouter.Route(now, f.blob)
+				_, in, req, err := p.bobRouter.Route(now, f.blob)
 				if req != nil {
 					in = p.acceptRequest(t, now, req, Config{InitialRoutingWait: 10 * ms})
 					acceptedAt = now
 					queue(1, p.acceptor, now, authMsg("bob-pw"))
-					s = p.acceptor
 				} else if err != nil {
 					t.Fatalf("acceptor: %v", err)
 				}
-				_ = s
 				for _, m := range in.ICE {
 					got[1] = append(got[1], iceText(m))
 				}
@@ -126,6 +151,27 @@ func runLossy(t *testing.T, seed uint64, loss, dup float64) lossyResult {
 						t.Fatal(err)
 					}
 					keys[0] = true
+				}
+			}
+			// Impostors arrive after the genuine signal: before the initiator
+			// has heard from the acceptor at all, the first signal naming its
+			// connection id from the right identity is, as in GNS, taken as
+			// the acceptor's.
+			if hostile {
+				for _, b := range impostors(t, x.rng, f.blob) {
+					if f.to == 1 {
+						// A copy of a connect request from another identity is
+						// a request of its own (for the engine to refuse), never
+						// a signal for the genuine connection.
+						s, _, req, err := p.bobRouter.Route(now, b)
+						if s != nil && err == nil || req != nil && req.Identity == p.alice {
+							t.Fatalf("seed %d: impostor signal accepted", seed)
+						}
+					} else if m, err := Parse(b); err == nil {
+						if _, err := p.initiator.Receive(now, m); err == nil {
+							t.Fatalf("seed %d: impostor signal accepted by the initiator", seed)
+						}
+					}
 				}
 			}
 		}
@@ -231,4 +277,13 @@ func TestLosslessSignalingIsQuick(t *testing.T) {
 		t.Fatalf("connect OK after %v without loss", r.initiatorReady)
 	}
 	t.Logf("lossless: connect OK at %v, all delivered at %v, %d signals", r.initiatorReady, r.allDelivered, r.signals)
+}
+
+// TestLossySignalingUnderAttack: the lossy run with garbage and impostor
+// signals injected next to every genuine one; none is accepted and the
+// handshake and deliveries are unaffected.
+func TestLossySignalingUnderAttack(t *testing.T) {
+	for seed := range uint64(50) {
+		runLossyHostile(t, seed, 0.30, 0.50, true)
+	}
 }
