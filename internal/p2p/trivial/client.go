@@ -26,7 +26,9 @@ const (
 
 // Handler receives each signal: the sender's identity as the server
 // named it (informational: the signal itself says who sent it), the
-// decoded blob, and the context to pass to the receive side.
+// decoded blob, and the context to pass to the receive side. It runs on
+// the client's read goroutine and should hand the signal on quickly (Close
+// waits for it to return).
 type Handler func(from string, blob []byte, ctx signaling.RecvContext)
 
 // Options configure a Client.
