@@ -13,4 +13,4 @@ SH
 chmod +x "$plugin_dir/protoc-gen-go"
 protoc --plugin=protoc-gen-go="$plugin_dir/protoc-gen-go" \
 	--go_out=. --go_opt=paths=source_relative \
-	-I . crypto.proto stats.proto udp.proto
+	-I . crypto.proto p2p.proto stats.proto udp.proto

@@ -51,6 +51,18 @@ func TestFieldNumbers(t *testing.T) {
 			{"multipath_packets_recv_sequenced", 12, u64}, {"multipath_send_enabled", 14, u32},
 			{"packets_recv_out_of_order_corrected", 15, u64}, {"quality_histogram_100", 21, u32}, {"quality_ntile_50th", 33, u32},
 			{"ping_histogram_25", 41, u32}, {"ping_ntile_98th", 54, u32}, {"jitter_histogram_negligible", 61, u32}, {"jitter_histogram_20", 66, u32}}},
+		{&Rendezvous{}, []f{{"to_connection_id", 1, fx32}, {"sdr_routes", 2, byt}, {"ack_peer_routes_revision", 3, u32},
+			{"connect_request", 4, msg}, {"connect_ok", 5, msg}, {"connection_closed", 6, msg}, {"ice_enabled", 7, protoreflect.BoolKind},
+			{"from_identity", 8, str}, {"from_connection_id", 9, fx32}, {"to_identity", 10, str}, {"ack_reliable_msg", 11, u32},
+			{"first_reliable_msg", 12, u32}, {"reliable_messages", 13, msg}, {"hosted_server_ticket", 14, byt}, {"application_messages", 15, msg}}},
+		{&Rendezvous_ConnectRequest{}, []f{{"crypt", 6, msg}, {"cert", 7, msg}, {"to_virtual_port", 9, u32}, {"from_virtual_port", 10, u32}, {"from_fakeip", 11, str}}},
+		{&Rendezvous_ConnectOK{}, []f{{"crypt", 5, msg}, {"cert", 6, msg}}},
+		{&Rendezvous_ConnectionClosed{}, []f{{"debug", 5, str}, {"reason_code", 6, u32}}},
+		{&Rendezvous_ReliableMessage{}, []f{{"ice", 1, msg}}},
+		{&Rendezvous_ApplicationMessage{}, []f{{"data", 1, byt}, {"msg_num", 2, u64}, {"flags", 3, u32}, {"lane_idx", 4, u32}}},
+		{&ICERendezvous{}, []f{{"add_candidate", 1, msg}, {"auth", 2, msg}}},
+		{&ICERendezvous_Auth{}, []f{{"pwd_frag", 1, str}}},
+		{&ICECandidate{}, []f{{"candidate", 3, str}}},
 		{&InstantaneousStats{}, []f{{"out_packets_per_sec_x10", 1, u32}, {"peak_jitter_usec", 8, u32}}},
 	} {
 		d := tc.m.ProtoReflect().Descriptor()
