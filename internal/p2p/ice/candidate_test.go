@@ -65,24 +65,24 @@ func TestParseCandidateRejects(t *testing.T) {
 		line string
 		want error
 	}{
-		{"1 0 udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},                        // no prefix
-		{"a=candidate:1 0 udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},            // SDP attribute form
-		{"candidate: 1 0 udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},             // empty foundation
-		{"candidate:1 0 udp 1 1.2.3.4 5 typ", ErrCandidateSyntax},                   // no type
-		{"candidate:1 0 udp 1 1.2.3.4 5 typ host ", ErrCandidateSyntax},             // trailing space
-		{"candidate:1 0 udp 1 1.2.3.4 5 typ host raddr", ErrCandidateSyntax},        // odd extension
-		{"candidate:1 0 udp 1 host.example 5 typ host", ErrCandidateSyntax},         // hostname
-		{"candidate:1 0 udp 1 a1b2c3.local 5 typ host", ErrCandidateSyntax},         // mDNS name
-		{"candidate:1 0 udp 1 fe80::1%eth0 5 typ host", ErrCandidateSyntax},         // zone
-		{"candidate:1 0 udp 1 1.2.3.4 0 typ host", ErrCandidateSyntax},              // port 0
-		{"candidate:1 0 udp 1 1.2.3.4 65536 typ host", ErrCandidateSyntax},          // port range
-		{"candidate:1 0 udp 4294967296 1.2.3.4 5 typ host", ErrCandidateSyntax},     // priority range
-		{"candidate:1 x udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},              // component
-		{"candidate:1 0 udp 1 1.2.3.4 5 type host", ErrCandidateSyntax},             // not "typ"
-		{"candidate:1 0 udp 1 1.2.3.4 5 typ host\x00 x", ErrCandidateSyntax},        // NUL
-		{"candidate:1 0 udp 1 1.2.3.4 5 typ host\r", ErrCandidateSyntax},            // CR
-		{"candidate:1 0 udp 1 1.2.3.4 5 typ nat", ErrUnknownType},                   // unknown type
-		{"candidate:1 1 tcp 1 1.2.3.4 5 typ host tcptype passive", ErrNotUDP},       // TCP
+		{"1 0 udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},                                          // no prefix
+		{"a=candidate:1 0 udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},                              // SDP attribute form
+		{"candidate: 1 0 udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},                               // empty foundation
+		{"candidate:1 0 udp 1 1.2.3.4 5 typ", ErrCandidateSyntax},                                     // no type
+		{"candidate:1 0 udp 1 1.2.3.4 5 typ host ", ErrCandidateSyntax},                               // trailing space
+		{"candidate:1 0 udp 1 1.2.3.4 5 typ host raddr", ErrCandidateSyntax},                          // odd extension
+		{"candidate:1 0 udp 1 host.example 5 typ host", ErrCandidateSyntax},                           // hostname
+		{"candidate:1 0 udp 1 a1b2c3.local 5 typ host", ErrCandidateSyntax},                           // mDNS name
+		{"candidate:1 0 udp 1 fe80::1%eth0 5 typ host", ErrCandidateSyntax},                           // zone
+		{"candidate:1 0 udp 1 1.2.3.4 0 typ host", ErrCandidateSyntax},                                // port 0
+		{"candidate:1 0 udp 1 1.2.3.4 65536 typ host", ErrCandidateSyntax},                            // port range
+		{"candidate:1 0 udp 4294967296 1.2.3.4 5 typ host", ErrCandidateSyntax},                       // priority range
+		{"candidate:1 x udp 1 1.2.3.4 5 typ host", ErrCandidateSyntax},                                // component
+		{"candidate:1 0 udp 1 1.2.3.4 5 type host", ErrCandidateSyntax},                               // not "typ"
+		{"candidate:1 0 udp 1 1.2.3.4 5 typ host\x00 x", ErrCandidateSyntax},                          // NUL
+		{"candidate:1 0 udp 1 1.2.3.4 5 typ host\r", ErrCandidateSyntax},                              // CR
+		{"candidate:1 0 udp 1 1.2.3.4 5 typ nat", ErrUnknownType},                                     // unknown type
+		{"candidate:1 1 tcp 1 1.2.3.4 5 typ host tcptype passive", ErrNotUDP},                         // TCP
 		{"candidate:1 0 udp 1 1.2.3.4 5 typ host" + strings.Repeat(" a b", 2048), ErrCandidateSyntax}, // > 8 KiB
 	}
 	for _, tc := range cases {

@@ -99,3 +99,16 @@ func (r Route) Score(ping, minPing time.Duration, penalty int) int {
 	}
 	return score + penalty
 }
+
+// Path is all a connection's multi-path layer needs from an ICE session:
+// send on the selected pair and see which pair that is. Received datagrams
+// and route changes are pushed through Config.OnReceive and Config.OnRoute.
+// *Session implements it.
+type Path interface {
+	// Send writes one datagram to the peer; ErrNoRoute before selection.
+	Send(datagram []byte) error
+	// Route is the selected pair; Kind is RouteNone before selection.
+	Route() Route
+}
+
+var _ Path = (*Session)(nil)

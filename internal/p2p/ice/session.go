@@ -605,3 +605,9 @@ func (s *Session) Close() error {
 	s.mu.Unlock()
 	return s.agent.Close()
 }
+
+// Score rates the current route with the given ping figures and the
+// configured P2P_Transport_ICE_Penalty (see Route.Score).
+func (s *Session) Score(ping, minPing time.Duration) int {
+	return s.Route().Score(ping, minPing, s.cfg.Penalty)
+}
