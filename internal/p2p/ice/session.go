@@ -187,8 +187,13 @@ func NewSession(cfg Config) (*Session, error) {
 		if t.KeepaliveInterval > 0 {
 			opts = append(opts, pion.WithKeepaliveInterval(t.KeepaliveInterval))
 		}
-		if t.RelayWait > 0 {
+		switch {
+		case t.RelayWait > 0:
 			opts = append(opts, pion.WithRelayAcceptanceMinWait(t.RelayWait))
+		case len(types) == 1 && types[0] == pion.CandidateTypeRelay:
+			// Relay only: there is nothing better to wait for. (pion derives
+			// this default from AgentConfig, not from WithCandidateTypes.)
+			opts = append(opts, pion.WithRelayAcceptanceMinWait(0))
 		}
 		// GNS's controlling agent nominates again when a better pair
 		// succeeds after selection, with a plain second USE-CANDIDATE. pion
