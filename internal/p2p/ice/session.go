@@ -69,7 +69,7 @@ type Session struct {
 	conn        *pion.Conn
 	remoteUfrag string
 	remotePwd   string
-	remoteSeen  map[netip.AddrPort]string // address -> foundation
+	remoteSeen  map[netip.AddrPort]string // address -> first foundation
 	localKinds  kinds
 	remoteKinds kinds
 	timer       *time.Timer
@@ -395,8 +395,8 @@ func toPion(c Candidate) (pion.Candidate, error) {
 
 // AddRemoteCandidate takes one candidate line from the peer's
 // add_candidate message. Lines GNS would drop return an error (the caller
-// logs it and carries on); re-announcing an address with the same
-// foundation is a no-op.
+// logs it and carries on); re-announcing a known address is a no-op. At
+// most 64 addresses are kept (ErrTooManyCandidates after that).
 func (s *Session) AddRemoteCandidate(line string) error {
 	c, err := ParseCandidate(line)
 	if err != nil {
@@ -414,7 +414,10 @@ func (s *Session) AddRemoteCandidate(line string) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if f, ok := s.remoteSeen[c.Addr]; ok && f == c.Foundation {
+	if _, ok := s.remoteSeen[c.Addr]; ok {
+		// GNS updates the foundation of a re-announced address; pion pairs
+		// by address, so the first announcement is kept and repeats (even
+		// with another foundation) cost nothing.
 		s.mu.Unlock()
 		return nil
 	}
