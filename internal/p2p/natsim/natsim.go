@@ -79,6 +79,23 @@ const (
 	TURNRealm    = "mist.test"
 )
 
+// vnetBuild serializes the creation of vnet routers and nets: vnet hands
+// out MAC addresses from an unguarded package counter, so worlds built in
+// parallel tests would race.
+var vnetBuild sync.Mutex
+
+func newRouter(c *vnet.RouterConfig) (*vnet.Router, error) {
+	vnetBuild.Lock()
+	defer vnetBuild.Unlock()
+	return vnet.NewRouter(c)
+}
+
+func newNet(c *vnet.NetConfig) (*vnet.Net, error) {
+	vnetBuild.Lock()
+	defer vnetBuild.Unlock()
+	return vnet.NewNet(c)
+}
+
 // ServerAddr is the STUN/TURN server's host:port.
 var ServerAddr = net.JoinHostPort(ServerIP, fmt.Sprint(ServerPort))
 
@@ -111,11 +128,11 @@ type Site struct {
 func New() (*World, error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
-	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "0.0.0.0/0", LoggerFactory: lf})
+	wan, err := newRouter(&vnet.RouterConfig{CIDR: "0.0.0.0/0", LoggerFactory: lf})
 	if err != nil {
 		return nil, err
 	}
-	serverNet, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ServerIP}})
+	serverNet, err := newNet(&vnet.NetConfig{StaticIPs: []string{ServerIP}})
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +201,7 @@ func (w *World) AddSite(nat NAT) (*Site, error) {
 	}
 	s.PublicIP = netip.MustParseAddr(fmt.Sprintf("27.0.0.%d", n))
 	s.prefix = netip.MustParsePrefix(fmt.Sprintf("192.168.%d.0/24", n))
-	r, err := vnet.NewRouter(&vnet.RouterConfig{
+	r, err := newRouter(&vnet.RouterConfig{
 		StaticIPs:     []string{s.PublicIP.String()},
 		CIDR:          s.prefix.String(),
 		NATType:       nat.vnetType(),
@@ -213,7 +230,7 @@ func (s *Site) AddHost() (*vnet.Net, netip.Addr, error) {
 	b := s.prefix.Addr().As4()
 	b[3] = byte(1 + s.hosts)
 	ip := netip.AddrFrom4(b)
-	n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip.String()}})
+	n, err := newNet(&vnet.NetConfig{StaticIPs: []string{ip.String()}})
 	if err != nil {
 		return nil, netip.Addr{}, err
 	}
