@@ -111,10 +111,11 @@ type Timing struct {
 	// pair through a relay while a direct pair may still succeed (pion:
 	// 2 s, or 0 in relay-only mode).
 	RelayWait time.Duration
-	// Upgrade, when positive, lets the controlling side move the route to
-	// a better pair that succeeds after the first selection (relay to
-	// direct), checking every Upgrade. GNS's controlling agent does this on
-	// its own; the controlled side always follows.
+	// Upgrade is how often the controlling side looks for a better pair
+	// than the selected one (relay to direct, or a much faster pair) and
+	// moves the route to it, as GNS's controlling agent does. Zero means
+	// every 3 s (pion's default); negative turns upgrades off. The
+	// controlled side always follows the controlling side's choice.
 	Upgrade time.Duration
 }
 

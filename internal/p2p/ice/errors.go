@@ -28,8 +28,8 @@ var (
 	ErrTooManyCandidates = errors.New("ice: too many remote candidates")
 	// ErrLoopback: a loopback candidate, which GNS drops too.
 	ErrLoopback = errors.New("ice: loopback candidate")
-	// ErrBadCredentials: an empty remote password.
-	ErrBadCredentials = errors.New("ice: empty remote password")
+	// ErrBadCredentials: an empty or oversized (over 256 bytes) remote password.
+	ErrBadCredentials = errors.New("ice: remote password empty or too long")
 )
 
 // NoRouteError says no candidate pair worked within Config.RouteTimeout.
