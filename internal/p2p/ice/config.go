@@ -1,6 +1,7 @@
 package ice
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -211,4 +212,17 @@ func parseServer(entry, scheme string) (string, error) {
 		return "", fmt.Errorf("ice: server %q: bad host %q", entry, host)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// CheckImplementation maps P2P_Transport_ICE_Implementation (config 110)
+// as a GNS build without WebRTC does: 0 (default) and 1 (native) run this
+// package; 2 (WebRTC) fails with end reason 3999, anything else with 5001.
+func CheckImplementation(v int32) (endReason int, err error) {
+	switch v {
+	case 0, 1:
+		return 0, nil
+	case 2:
+		return EndNotCompiled, errors.New("ice: P2P_Transport_ICE_Implementation 2 (WebRTC) is not available")
+	}
+	return EndGeneric, fmt.Errorf("ice: invalid P2P_Transport_ICE_Implementation %d", v)
 }

@@ -8,6 +8,7 @@ import (
 // End reasons (ESteamNetConnectionEnd values) that ICE failures map to.
 const (
 	EndNotEnabled        = 3998 // k_nICECloseCode_Local_UserNotEnabled
+	EndNotCompiled       = 3999 // k_nICECloseCode_Local_NotCompiled
 	EndRendezvousTimeout = 5008 // k_ESteamNetConnectionEnd_Misc_P2P_Rendezvous
 	EndNATFirewall       = 5009 // k_ESteamNetConnectionEnd_Misc_P2P_NAT_Firewall
 	EndLocalNoPublic     = 3006 // k_ESteamNetConnectionEnd_Local_P2P_ICE_NoPublicAddresses

@@ -195,3 +195,49 @@ func TestRelayUpgradedToDirect(t *testing.T) {
 	}
 	exchange(t, a, b)
 }
+
+// TestEnableKinds reproduces GNS's P2P_Transport_ICE_Enable cases: the
+// route, and which candidate types each side signals.
+func TestEnableKinds(t *testing.T) {
+	cases := []struct {
+		name   string
+		c      natCase
+		enable Enable
+		want   RouteKind
+		types  map[string]bool // candidate types that may be signalled
+	}{
+		{"6 (no relay), full-cone", natCase{acceptor: natsim.FullCone, client: natsim.FullCone}, EnablePrivate | EnablePublic, RouteUDP,
+			map[string]bool{"host": true, "srflx": true}},
+		{"3 (no public), same LAN", natCase{acceptor: natsim.FullCone, sameLAN: true}, EnablePrivate | EnableRelay, RouteLocal,
+			map[string]bool{"host": true, "relay": true}},
+		{"3 (no public), symmetric", natCase{acceptor: natsim.Symmetric, client: natsim.Symmetric}, EnablePrivate | EnableRelay, RouteRelay,
+			map[string]bool{"host": true, "relay": true}},
+		{"5 (no private host), full-cone", natCase{acceptor: natsim.FullCone, client: natsim.FullCone}, EnablePublic | EnableRelay, RouteUDP,
+			map[string]bool{"srflx": true, "relay": true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, cfgA, cfgB := world(t, c.c)
+			cfgA.Enable, cfgB.Enable = c.enable, c.enable
+			cfgA.Timing.Upgrade, cfgA.Timing.KeepaliveInterval = 500*time.Millisecond, 250*time.Millisecond
+			a, b := connectPeers(t, cfgA, cfgB)
+			a.waitKind(t, c.want, 10*time.Second)
+			b.waitKind(t, c.want, 10*time.Second)
+			exchange(t, a, b)
+			for _, p := range []*peer{a, b} {
+				seen := map[string]bool{}
+				for _, line := range p.box.sent() {
+					typ := line[strings.LastIndex(line, " ")+1:]
+					if !c.types[typ] {
+						t.Fatalf("%s signalled %q", p.name, line)
+					}
+					seen[typ] = true
+				}
+				if len(seen) != len(c.types) {
+					t.Fatalf("%s signalled types %v, want %v", p.name, seen, c.types)
+				}
+			}
+		})
+	}
+}
