@@ -241,3 +241,42 @@ func TestEnableKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestLateTrickle: the passwords arrive first and the candidate lines only
+// later, each twice (signalling may duplicate), as trickled reliable
+// messages can; the sessions still connect, over a full-cone NAT pair.
+func TestLateTrickle(t *testing.T) {
+	_, cfgA, cfgB := world(t, natCase{acceptor: natsim.FullCone, client: natsim.FullCone})
+	cfgA.Controlling, cfgB.Controlling = true, false
+	a := newPeer(t, "acceptor", cfgA, 0x0a11ce01)
+	b := newPeer(t, "initiator", cfgB, 0x0b0b0b02)
+	if err := b.s.SetRemoteCredentials(a.connID, a.s.LocalPassword()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.s.SetRemoteCredentials(b.connID, b.s.LocalPassword()); err != nil {
+		t.Fatal(err)
+	}
+	// Repeating the same credentials is harmless; different ones are refused.
+	if err := a.s.SetRemoteCredentials(b.connID, b.s.LocalPassword()); err != nil {
+		t.Fatalf("repeated credentials: %v", err)
+	}
+	if err := a.s.SetRemoteCredentials(b.connID+1, "other"); err == nil {
+		t.Fatal("changed credentials accepted")
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := 0; i < 2; i++ {
+		for _, line := range a.box.sent() {
+			if err := b.s.AddRemoteCandidate(line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, line := range b.box.sent() {
+			if err := a.s.AddRemoteCandidate(line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a.waitKind(t, RouteUDP, 10*time.Second)
+	b.waitKind(t, RouteUDP, 10*time.Second)
+	exchange(t, a, b)
+}
