@@ -136,4 +136,3 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *signaling.Server
 	log.Info("stopped", "signals_forwarded", st.SignalsForwarded, "dropped_unknown_dest", st.DroppedUnknownDest, "dropped_queue_full", st.DroppedQueueFull)
 	return 0
 }
-
