@@ -290,9 +290,9 @@ func (l *lateRouter) get() signaling.Router {
 	return l.r
 }
 
-func (l *lateRouter) Registered(id string) {
+func (l *lateRouter) Registered(id string, at time.Time) {
 	if r := l.get(); r != nil {
-		r.Registered(id)
+		r.Registered(id, at)
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/pion/turn/v4"
 
 	"github.com/mistnet/mist/ca"
+	"github.com/mistnet/mist/service/cluster"
 	"github.com/mistnet/mist/service/signaling"
 )
 
@@ -119,4 +121,60 @@ func TestNodeWithoutTURNCredentialsFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Close()
+}
+
+// TestTwoNodesOverNATS: a peer on node A signals a peer on node B, both
+// proven, through an embedded NATS server.
+func TestTwoNodesOverNATS(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	defer ns.Shutdown()
+	authority, _ := ca.New()
+	trust := ca.NewTrust(authority.PublicKey())
+	secret := []byte("shared relay secret")
+	start := func(name string) *Node {
+		n, err := Start(Config{Addr: loopback(), Trust: trust, TURNSecret: secret, Logger: slog.New(slog.DiscardHandler),
+			Cluster: func(srv *signaling.Server, log *slog.Logger) (Cluster, error) {
+				return cluster.Join(cluster.Config{URL: ns.ClientURL(), Node: name, Logger: log}, srv)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a, b := start("a"), start("b")
+	ac, _, areg := proven(t, a.SignalAddr().String(), authority, "str:alice")
+	bc, br, _ := proven(t, b.SignalAddr().String(), authority, "str:bob")
+	var got string
+	// Signals are best effort while node B's subscription propagates.
+	for i := 0; got == "" && i < 100; i++ {
+		ac.Write([]byte("str:bob 5151\n"))
+		bc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		got, _ = br.ReadString('\n')
+	}
+	if got != "str:alice 5151\n" {
+		t.Fatalf("bob on node B got %q", got)
+	}
+	// Credentials handed out by node A work on node B's relay.
+	pc, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	defer pc.Close()
+	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: b.STUNAddr().String(), STUNServerAddr: b.STUNAddr().String(),
+		Username: areg.TURNUser, Password: areg.TURNPass, Realm: "mist", Conn: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Listen()
+	defer c.Close()
+	conn, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("node A's credential on node B's relay: %v", err)
+	}
+	conn.Close()
 }

@@ -108,3 +108,18 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		}
 	}
 }
+
+func TestServeFailsWhenNATSIsUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + ln.Addr().String()
+	ln.Close()
+	var out, errOut bytes.Buffer
+	code := runServe(context.Background(), []string{"--addr", "127.0.0.1", "--signal-port", "0", "--stun-port", "0",
+		"--no-turn", "--nats", url}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "cannot reach NATS at "+url) {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}

@@ -18,8 +18,10 @@ type conn struct {
 	ip     netip.Addr
 	remote string
 
-	// identity is set once, by the read loop, under the registry lock.
-	identity string
+	// identity and registeredAt are set once, by the read loop, under
+	// the registry lock.
+	identity     string
+	registeredAt time.Time
 
 	mu     sync.Mutex
 	queue  [][]byte

@@ -80,8 +80,9 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // server calls it without holding its locks.
 type Router interface {
 	// Registered and Unregistered tell the other nodes that an identity
-	// now lives on this node, or no longer does.
-	Registered(identity string)
+	// now lives on this node (registered at the time given), or no longer
+	// does.
+	Registered(identity string, at time.Time)
 	Unregistered(identity string)
 	// Forward sends a complete forwarded line ("SENDER PAYLOAD\n") toward
 	// dest on whichever node holds it; false if no node is known to.
@@ -264,10 +265,12 @@ func (s *Server) forget(c *conn) {
 
 // register makes c the holder of identity, closing an earlier holder.
 func (s *Server) register(c *conn, identity string) {
+	at := time.Now()
 	s.regMu.Lock()
 	old := s.peers[identity]
 	s.peers[identity] = c
 	c.identity = identity
+	c.registeredAt = at
 	s.regMu.Unlock()
 	if old != nil && old != c {
 		s.count.replaced.Add(1)
@@ -278,7 +281,7 @@ func (s *Server) register(c *conn, identity string) {
 		s.log.Info("registered", "identity", identity, "remote", c.remote)
 	}
 	if s.cfg.Router != nil {
-		s.cfg.Router.Registered(identity)
+		s.cfg.Router.Registered(identity, at)
 	}
 }
 
@@ -338,13 +341,16 @@ func (s *Server) DeliverLocal(dest string, line []byte) bool {
 	return true
 }
 
-// Evict closes the local registration of identity, when another node's
-// holder has replaced it.
-func (s *Server) Evict(identity string) {
+// Evict closes the local registration of identity if it was made before
+// at, when a holder on another node has registered since ("last login
+// wins" across nodes). It reports whether it did.
+func (s *Server) Evict(identity string, at time.Time) bool {
 	s.regMu.Lock()
 	c := s.peers[identity]
-	if c != nil {
+	if c != nil && c.registeredAt.Before(at) {
 		delete(s.peers, identity)
+	} else {
+		c = nil
 	}
 	s.regMu.Unlock()
 	if c != nil {
@@ -352,6 +358,7 @@ func (s *Server) Evict(identity string) {
 		s.log.Info("identity registered on another node; closing the local connection", "identity", identity, "remote", c.remote)
 		c.close()
 	}
+	return c != nil
 }
 
 func remoteIP(nc net.Conn) netip.Addr {
