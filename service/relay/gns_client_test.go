@@ -75,11 +75,13 @@ func errorCode(m *stun.Message) int {
 	return int(ec.Code)
 }
 
-func TestGNSStyleTURNClient(t *testing.T) {
-	s := startRelay(t, Config{Users: map[string]string{"gns": "secret"}})
+// gnsAllocate makes an allocation the way GNS does and returns the client
+// and its relayed address.
+func gnsAllocate(t *testing.T, s *Server, user, pass string) (*gnsClient, stun.XORMappedAddress) {
+	t.Helper()
 	conn, _ := net.ListenPacket("udp4", "127.0.0.1:0")
-	defer conn.Close()
-	c := &gnsClient{t: t, conn: conn, server: s.Addr(), user: "gns", pass: "secret"}
+	t.Cleanup(func() { conn.Close() })
+	c := &gnsClient{t: t, conn: conn, server: s.Addr(), user: user, pass: pass}
 	transport := stun.RawAttribute{Type: attrRequestedTransport, Value: []byte{17, 0, 0, 0}}
 
 	res := c.roundTrip(stun.NewType(methodAllocate, stun.ClassRequest), transport, stun.Fingerprint)
@@ -104,13 +106,31 @@ func TestGNSStyleTURNClient(t *testing.T) {
 	if lt, err := res.Get(attrLifetime); err != nil || len(lt) != 4 {
 		t.Fatal("no LIFETIME in the Allocate answer")
 	}
+	return c, relayed
+}
 
+// sendIndication is a Send indication as GNS writes it: zero transaction
+// ID, XOR-PEER-ADDRESS and DATA, nothing else.
+func sendIndication(to *net.UDPAddr, payload []byte) []byte {
+	ind := new(stun.Message)
+	ind.Type = stun.NewType(methodSend, stun.ClassIndication)
+	ind.WriteHeader()
+	xorPeer(stun.XORMappedAddress{IP: to.IP, Port: to.Port}).AddTo(ind)
+	ind.Add(attrData, payload)
+	ind.WriteHeader()
+	return ind.Raw
+}
+
+func TestGNSStyleTURNClient(t *testing.T) {
+	s := startRelay(t, Config{Users: map[string]string{"gns": "secret"}})
+	c, relayed := gnsAllocate(t, s, "gns", "secret")
+	conn := c.conn
 	peer, _ := net.ListenPacket("udp4", "127.0.0.1:0")
 	defer peer.Close()
 	peerAddr := peer.LocalAddr().(*net.UDPAddr)
 	other := stun.XORMappedAddress{IP: net.IPv4(127, 0, 0, 2)}
 	self := stun.XORMappedAddress{IP: peerAddr.IP}
-	res = c.roundTrip(append([]stun.Setter{stun.NewType(methodCreatePermission, stun.ClassRequest),
+	res := c.roundTrip(append([]stun.Setter{stun.NewType(methodCreatePermission, stun.ClassRequest),
 		xorPeer(other), xorPeer(self)}, c.auth()...)...)
 	if res.Type.Class != stun.ClassSuccessResponse {
 		t.Fatalf("CreatePermission with two peers: %v (code %d)", res.Type, errorCode(res))
@@ -118,16 +138,11 @@ func TestGNSStyleTURNClient(t *testing.T) {
 
 	// Send indication, zero transaction ID, no integrity.
 	payload := []byte("snp packet via relay")
-	ind := new(stun.Message)
-	ind.Type = stun.NewType(methodSend, stun.ClassIndication)
-	ind.WriteHeader()
-	xorPeer(stun.XORMappedAddress{IP: peerAddr.IP, Port: peerAddr.Port}).AddTo(ind)
-	ind.Add(attrData, payload)
-	ind.WriteHeader()
-	if ind.TransactionID != [stun.TransactionIDSize]byte{} {
+	ind := sendIndication(peerAddr, payload)
+	if !bytes.Equal(ind[8:20], make([]byte, 12)) {
 		t.Fatal("test bug: transaction ID not zero")
 	}
-	conn.WriteTo(ind.Raw, s.Addr())
+	conn.WriteTo(ind, s.Addr())
 	buf := make([]byte, 1500)
 	peer.SetReadDeadline(time.Now().Add(2 * time.Second))
 	n, from, err := peer.ReadFrom(buf)

@@ -117,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	setBuffers(cfg.Conn)
 	s := &Server{conn: cfg.Conn, log: cfg.Logger, cfg: cfg, perUser: make(map[string]int)}
 	pcc := turn.PacketConnConfig{PacketConn: cfg.Conn}
 	if !cfg.NoTURN {
@@ -261,6 +262,7 @@ func (g *countingGenerator) AllocatePacketConn(network string, port int) (net.Pa
 	if err != nil {
 		return nil, nil, err
 	}
+	setBuffers(pc)
 	return &countingConn{PacketConn: pc, s: g.s}, addr, nil
 }
 
@@ -289,6 +291,21 @@ func (c *countingConn) WriteTo(b []byte, a net.Addr) (int, error) {
 		c.s.relayedPackets.Add(1)
 	}
 	return n, err
+}
+
+// socketBuffer is the receive and send buffer asked for relay sockets:
+// bursts of relayed traffic would otherwise overflow the default. The
+// kernel may grant less (net.core.rmem_max).
+const socketBuffer = 4 << 20
+
+func setBuffers(pc net.PacketConn) {
+	if b, ok := pc.(interface {
+		SetReadBuffer(int) error
+		SetWriteBuffer(int) error
+	}); ok {
+		_ = b.SetReadBuffer(socketBuffer)
+		_ = b.SetWriteBuffer(socketBuffer)
+	}
 }
 
 // quietLoggers silences pion's own logging; the server logs through slog.
