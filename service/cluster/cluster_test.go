@@ -34,7 +34,7 @@ func startNode(t *testing.T, url, name string) (*signaling.Server, string) {
 	t.Helper()
 	var link *Link
 	router := &routerRef{}
-	srv := signaling.New(signaling.Config{Router: router, Logger: slog.New(slog.DiscardHandler)})
+	srv := signaling.New(signaling.Config{Router: router, MaxConnsPerIP: -1, Logger: slog.New(slog.DiscardHandler)})
 	link, err := Join(Config{URL: url, Node: name, Logger: slog.New(slog.DiscardHandler)}, srv)
 	if err != nil {
 		t.Fatal(err)
