@@ -285,10 +285,14 @@ func (c *countingConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c *countingConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	// Counted before the write, so the count never trails a packet the
+	// peer already has.
+	c.s.relayedBytes.Add(uint64(len(b)))
+	c.s.relayedPackets.Add(1)
 	n, err := c.PacketConn.WriteTo(b, a)
-	if n > 0 {
-		c.s.relayedBytes.Add(uint64(n))
-		c.s.relayedPackets.Add(1)
+	if err != nil {
+		c.s.relayedBytes.Add(^uint64(len(b) - 1))
+		c.s.relayedPackets.Add(^uint64(0))
 	}
 	return n, err
 }
