@@ -194,3 +194,27 @@ func FuzzCheckREST(f *testing.F) {
 		}
 	})
 }
+
+func TestGarbageDoesNotStopTheRelay(t *testing.T) {
+	s := startRelay(t, Config{Users: map[string]string{"u": "p"}})
+	pc, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	defer pc.Close()
+	junk := make([]byte, 1500)
+	for i := range 2000 {
+		n := 1 + i%len(junk)
+		for j := range n {
+			junk[j] = byte(i*31 + j*17)
+		}
+		if i%3 == 0 && n >= 20 {
+			// A STUN-looking header with a bad body.
+			copy(junk, []byte{0x00, 0x03, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42})
+		}
+		pc.WriteTo(junk[:n], s.Addr())
+	}
+	c := newClient(t, s, "u", "p")
+	conn, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocation after garbage: %v", err)
+	}
+	conn.Close()
+}
