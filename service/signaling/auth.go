@@ -55,7 +55,8 @@ const (
 
 // refusedUnauthenticated is written to a client that registers the plain
 // way on a server that requires proof. It holds no space, so GNS's trivial
-// client ignores it rather than mistaking it for a signal.
+// client ignores it rather than mistaking it for a signal. The connection
+// then stays open, unregistered, its lines dropped.
 const refusedUnauthenticated = "!mist-refused:this-server-accepts-only-identities-proven-with-a-certificate-from-its-CA(mist-extension-!mist-auth1)\n"
 
 const nonceSize = 32

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,11 +69,15 @@ func TestAuthenticatedRegistration(t *testing.T) {
 	}{
 		{"plain GNS greeting", func() error {
 			c := register(t, addr, "str:alice")
-			rest := c.expectClosed()
-			if strings.Contains(rest, " ") || !strings.HasPrefix(rest, "!mist-refused:") {
-				return errors.New("refusal line " + rest + " holds a space or is missing")
+			line, err := c.line(5 * time.Second)
+			if err != nil || strings.Contains(line[:len(line)-1], " ") || !strings.HasPrefix(line, "!mist-refused:") {
+				return fmt.Errorf("refusal line %q (%v) holds a space or is missing", line, err)
 			}
-			return &RefusedError{Reason: rest}
+			// The connection stays open, so GNS's client does not
+			// reconnect in a loop; what it sends goes nowhere.
+			c.send("str:bob 666\n")
+			c.expectNothing(100 * time.Millisecond)
+			return &RefusedError{Reason: line}
 		}, "certificate"},
 		{"no certificate", func() error {
 			// The client gives up by itself; the server waits for its
@@ -130,6 +135,8 @@ func TestAuthenticatedRegistration(t *testing.T) {
 		bob.send("str:alice after-" + strings.ReplaceAll(r.name, " ", "-") + "\n")
 		alice.expect("str:bob after-" + strings.ReplaceAll(r.name, " ", "-") + "\n")
 	}
+	// Nothing the refused clients sent reached anyone.
+	bob.expectNothing(50 * time.Millisecond)
 	if got := s.Stats().AuthRefused; got != uint64(len(refusals)-1) {
 		t.Errorf("AuthRefused %d, want %d", got, len(refusals)-1)
 	}

@@ -162,10 +162,36 @@ func (c *conn) greet(r *lineReader) (identity, reason string) {
 	}
 	if cfg.Authenticator != nil {
 		c.s.count.authRefused.Add(1)
-		c.closeAfterWrite([]byte(refusedUnauthenticated))
+		c.s.log.Warn("registration refused: plain registration without a certificate; ignoring the connection",
+			"identity", string(id), "remote", c.remote)
+		c.holdRefused(r)
 		return "", "refused: plain registration of " + string(id) + " without a certificate"
 	}
 	return string(id), ""
+}
+
+// holdRefused tells a plain client that the server wants proof, then
+// reads and drops its lines until it leaves. Closing instead would make
+// GNS's trivial client reconnect at once, over and over.
+func (c *conn) holdRefused(r *lineReader) {
+	cfg := &c.s.cfg
+	if !c.enqueue([]byte(refusedUnauthenticated)) {
+		return
+	}
+	bucket := newTokenBucket(cfg.LinesPerSecond, cfg.LineBurst, time.Now())
+	for {
+		if _, err := r.next(time.Time{}, cfg.LineTimeout, time.Now); err != nil {
+			return
+		}
+		c.s.count.ignored.Add(1)
+		if wait := bucket.take(time.Now()); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-c.done:
+				return
+			}
+		}
+	}
 }
 
 // readError says why reading stopped, counting hostile cases.
