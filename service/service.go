@@ -138,7 +138,7 @@ func Start(cfg Config) (*Node, error) {
 				relayIP, err = outgoingAddr()
 				if err != nil {
 					pc.Close()
-					return nil, fmt.Errorf("TURN: %w; name the relay address", err)
+					return nil, err
 				}
 			}
 			rcfg.RelayIP = net.IP(relayIP.Unmap().AsSlice())
@@ -260,12 +260,16 @@ func (n *Node) closeCluster() {
 	}
 }
 
+// ErrNoRelayAddr is returned when the relay's address was not given and
+// this host has no route to tell it by.
+var ErrNoRelayAddr = errors.New("TURN: cannot tell the address peers reach this host at; give RelayIP")
+
 // outgoingAddr is the local address this host uses toward the Internet.
 // Connecting a UDP socket sends nothing.
 func outgoingAddr() (netip.Addr, error) {
 	c, err := net.Dial("udp4", "192.0.2.1:9")
 	if err != nil {
-		return netip.Addr{}, errors.New("cannot tell this host's address")
+		return netip.Addr{}, ErrNoRelayAddr
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil

@@ -130,6 +130,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.Cluster = join
 	}
 	node, err := service.Start(cfg)
+	if errors.Is(err, service.ErrNoRelayAddr) {
+		fmt.Fprintln(stderr, "mist serve: cannot tell the address peers reach this host at: give --relay-ip IP (or --addr IP)")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mist serve: %v\n", err)
 		return 1
