@@ -25,6 +25,11 @@
 //     the path or the receiving application cannot overflow the peer's
 //     reassembly buffer; under loss, less (see window), so that the holes
 //     loss leaves in the peer's stream stay under its limits.
+//   - RecvBufferSize bounds the receive side of all lanes together:
+//     reassembly buffers, buffered unreliable fragments and (with
+//     Config.UnreadBytes) the messages the application has not read. GNS
+//     applies it to each lane's reassembly buffer alone, so a peer using
+//     many lanes could make it hold many times the limit.
 //   - The retransmission timeout also follows the round-trip variation
 //     and backs off after repeated timeouts; once it has fired with no ack
 //     since, only the oldest packet is resent until an ack arrives (see
@@ -131,7 +136,7 @@ const (
 type Config struct {
 	NagleTime                time.Duration // default 5 ms
 	SendBufferSize           int           // default 512 KiB
-	RecvBufferSize           int           // default 1 MiB
+	RecvBufferSize           int           // default 1 MiB; bounds the receive side of all lanes together
 	RecvMaxMessageSize       int           // default 512 KiB
 	RecvMaxSegmentsPerPacket int           // default 1300
 	// MaxReliableSegment caps the data of one reliable segment: 1137 with
@@ -142,6 +147,10 @@ type Config struct {
 	PacketOverhead int
 	// Rate, if set, is told about sent packets, acks and losses.
 	Rate RateObserver
+	// UnreadBytes, if set, reports the bytes of delivered messages the
+	// application has not read yet. They count against RecvBufferSize
+	// together with the reassembly buffers of every lane.
+	UnreadBytes func() int
 	// LendUnreliable lets Receive hand deliver an unreliable message that
 	// arrived whole in one segment without copying it: its Data then
 	// belongs to the packet (Message.Lent) and deliver must copy what it
@@ -221,7 +230,12 @@ type Session struct {
 	lastPacketReliable                        bool
 
 	// Receive side.
-	recvLanes   []*recvLane
+	recvLanes []*recvLane
+	// recvHeld is the memory the receive side holds: the capacity of every
+	// lane's reassembly buffer plus that of every buffered unreliable
+	// fragment. With the unread bytes it stays within RecvBufferSize.
+	recvHeld    int
+	fragSeq     uint64    // arrival counter of unreliable fragments, to find the oldest
 	gaps        []recvGap // missing packets, oldest first
 	nextRecv    int64     // one past the highest packet we are prepared to ack
 	nextTime    time.Time // receive time of packet nextRecv-1 (zero: unknown)
@@ -391,5 +405,6 @@ func (s *Session) Release() {
 		}
 		l.frags, l.buf = nil, nil
 	}
+	s.recvHeld = 0
 	s.pendingRel, s.pendingUnrel = 0, 0
 }
