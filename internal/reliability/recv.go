@@ -68,6 +68,7 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 	}
 	refused := false
 	lastCtxReliable := false
+	repair := false // a segment below the end of the stream: a resend filling a hole
 	s.reader.Reset(payload, pktNum, s.cfg.RecvMaxSegmentsPerPacket, s)
 	for {
 		f, err := s.reader.Next()
@@ -100,6 +101,9 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 			lastCtxReliable = false
 		case snp.FrameReliable:
 			lastCtxReliable = true
+			if f.Pos < s.NextStreamPos(f.Lane) {
+				repair = true
+			}
 			ok, err := s.onReliable(f.Lane, f.Pos, f.Data, deliver)
 			if err != nil {
 				return err
@@ -131,6 +135,11 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 		if s.unackedData >= ackEveryPackets {
 			s.scheduleAck(now)
 		}
+	}
+	if repair {
+		// A resend: the sender's window may be waiting on it, with
+		// nothing else in flight whose acks would carry the news.
+		s.scheduleAck(now)
 	}
 	return nil
 }

@@ -34,14 +34,23 @@
 //     and backs off after repeated timeouts; once it has fired with no ack
 //     since, only the oldest packet is resent until an ack arrives (see
 //     rto).
+//   - With reliable data in flight, nothing to resend and no ack for
+//     about two round trips, the sender resends its oldest packet in
+//     flight (a probe; see probe), so that losses at the tail of a full
+//     window are found without waiting for the retransmission timeout.
+//     Packets carrying resends ask for an immediate ack.
 //   - Besides GNS's 50 ms deadline, the receiver acks after every eight
 //     packets carrying reliable data, so that at high rates losses are
-//     reported before the 62-entry gap list has to merge gaps.
+//     reported before the 62-entry gap list has to merge gaps, and at
+//     once after a resent segment.
+//   - An ack's latest never trails the newest packet received by more
+//     than 2^14, so that its 16 bits expand correctly after a jump in the
+//     peer's packet numbers.
 //   - A new gap in the received packet numbers is held back from the ack
 //     for 3 ms as in GNS, stretched up to 40 ms when packets have been
 //     seen arriving that late, so that reordering is not mistaken for
-//     loss. Only an immediate ack request reports a held gap early; GNS
-//     also reports it once its 50 ms ack deadline has passed.
+//     loss. GNS reports a held gap early when asked for an immediate ack
+//     or once its 50 ms ack deadline has passed; mist does not.
 package reliability
 
 import (
@@ -117,6 +126,10 @@ const (
 	// receiver's gap list (sentinel included), as GNS does.
 	maxAckBlocks  = 64
 	maxPacketGaps = 62
+	// maxAckLag is how far an ack's latest may trail the newest packet
+	// received: the 16-bit field is expanded near the peer's next packet
+	// number, which may run up to as far again ahead.
+	maxAckLag = 1 << 14
 )
 
 // Protocol timers from GNS.
@@ -129,6 +142,7 @@ const (
 	rtoNoPing       = time.Second           // RTO before any ping sample
 	maxRTOBackoff   = 5                     // mist: RTO doublings after repeated timeouts
 	maxBackedOffRTO = 3 * time.Second       // mist: longest backed-off RTO
+	probeMargin     = 5 * time.Millisecond  // mist: probe timeout = 2 × ping + this
 )
 
 // Config holds a session's settings. Zero fields take GNS's defaults;
@@ -228,6 +242,8 @@ type Session struct {
 	rtoBackoff                                uint          // timeouts since the last ack that acknowledged data
 	freeMsgs                                  []*outMsg
 	lastPacketReliable                        bool
+	lastRelSent                               time.Time // when a packet with reliable data last went out
+	probes                                    uint      // probes sent since the last ack that acknowledged data
 
 	// Receive side.
 	recvLanes []*recvLane
@@ -247,7 +263,6 @@ type Session struct {
 	lossAcked, lossLost int
 
 	ackDue      time.Time // when everything received must have been reported
-	ackForce    bool      // the next ack reports gaps still held back (immediate request)
 	unackedData int       // data packets received since the last ack frame
 	nackHold    time.Duration
 	lastNow     time.Time
@@ -381,6 +396,7 @@ func (s *Session) NextDeadline() time.Time {
 	if p := s.sent.oldestInFlight(); p != nil {
 		earlier(p.at.Add(s.rto()))
 	}
+	earlier(s.probeDeadline())
 	return d
 }
 
