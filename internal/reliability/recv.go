@@ -233,11 +233,22 @@ const trimRecvAbove = 64 * 1024
 // all lanes may hold: RecvBufferSize less what the application has not
 // read yet.
 func (s *Session) recvBudget() int {
-	b := s.cfg.RecvBufferSize
+	s.unreadBound = 0
 	if s.cfg.UnreadBytes != nil {
-		b -= s.cfg.UnreadBytes()
+		s.unreadBound = s.cfg.UnreadBytes()
 	}
-	return b
+	return s.cfg.RecvBufferSize - s.unreadBound
+}
+
+// overBudget reports whether the receive side and the unread messages
+// together exceed RecvBufferSize. The unread bytes are asked for (which
+// takes the application queue's lock) only when the bound kept from
+// the last answer plus what was delivered since could exceed it.
+func (s *Session) overBudget() bool {
+	if s.recvHeld+s.unreadBound <= s.cfg.RecvBufferSize {
+		return false
+	}
+	return s.recvHeld > s.recvBudget()
 }
 
 // growRecvBuf extends l's reassembly buffer to n bytes, keeping its
@@ -400,6 +411,7 @@ func (s *Session) deliverReliable(lane int, l *recvLane, deliver func(Message) b
 			ok = false
 			break
 		}
+		s.unreadBound += len(body)
 		l.lastRel = num
 		off += n + int(h.Size)
 	}
@@ -418,7 +430,7 @@ func (s *Session) deliverReliable(lane int, l *recvLane, deliver func(Message) b
 		}
 		// What was delivered now counts as unread: the buffers give
 		// back their spare capacity if both together exceed the limit.
-		if s.recvHeld > trimRecvAbove && s.recvHeld > s.recvBudget() {
+		if s.recvHeld > trimRecvAbove && s.overBudget() {
 			s.reclaimRecv(nil)
 		}
 	}
@@ -439,13 +451,18 @@ func (s *Session) onUnreliable(f snp.Frame, deliver func(Message) bool) (bool, e
 	}
 	if off == 0 && f.End {
 		if s.cfg.LendUnreliable {
-			return deliver(Message{Lane: f.Lane, Num: f.MsgNum, Data: f.Data, Lent: true}), nil
+			if !deliver(Message{Lane: f.Lane, Num: f.MsgNum, Data: f.Data, Lent: true}) {
+				return false, nil
+			}
+			s.unreadBound += len(f.Data)
+			return true, nil
 		}
 		msg := Message{Lane: f.Lane, Num: f.MsgNum, Data: append(bufpool.Get(len(f.Data))[:0], f.Data...)}
 		if !deliver(msg) {
 			bufpool.Put(msg.Data)
 			return false, nil
 		}
+		s.unreadBound += len(f.Data)
 		return true, nil
 	}
 	// A fragment already held is a duplicate, even if this one is longer.
@@ -468,7 +485,7 @@ func (s *Session) onUnreliable(f snp.Frame, deliver func(Message) bool) (bool, e
 	// Fragments share the receive budget of all lanes: the oldest
 	// messages' fragments go first, and with the budget taken by
 	// reliable data the fragment is dropped, as loss would.
-	for s.recvHeld+fragCost(data) > s.recvBudget() {
+	for s.recvHeld+fragCost(data)+s.unreadBound > s.cfg.RecvBufferSize && s.recvHeld+fragCost(data) > s.recvBudget() {
 		if !s.dropOldestFragments() {
 			bufpool.Put(data)
 			return true, nil
@@ -532,5 +549,6 @@ func (s *Session) completeUnreliable(lane int, l *recvLane, num int64, deliver f
 		bufpool.Put(data)
 		return false
 	}
+	s.unreadBound += covered
 	return true
 }

@@ -172,3 +172,58 @@ func TestManyLanesUnderLossShareTheBuffer(t *testing.T) {
 		t.Errorf("receiver held %d bytes, want at most %d + %d", maxHeld, limit, recvSlack)
 	}
 }
+
+// TestUnreadCountsAgainstTheBuffer: while the application reads nothing,
+// the messages waiting for it and the reassembly buffers together stay
+// within RecvBufferSize plus a constant; once it reads, the rest arrives.
+func TestUnreadCountsAgainstTheBuffer(t *testing.T) {
+	const limit = 256 * 1024
+	unread := 0
+	p := newPair(t, Config{NagleTime: -1}, Config{RecvBufferSize: limit, UnreadBytes: func() int { return unread }})
+	deliver := p.deliver(1)
+	const msgs = 15
+	msg := make([]byte, 30*1024)
+	for range msgs {
+		if _, err := p.s[0].Send(t0, 0, msg, SendReliable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The application's queue takes messages up to the limit.
+	queue := func(m Message) bool {
+		if unread+len(m.Data) > limit {
+			return false
+		}
+		unread += len(m.Data)
+		return deliver(m)
+	}
+	now := t0
+	for step := 0; step < 20000 && len(p.got[1]) < msgs; step++ {
+		for i := range 2 {
+			for range 16 {
+				buf, ok := p.s[i].AppendPacket(nil, now, p.next[i], 1232, true)
+				if !ok {
+					break
+				}
+				num := p.next[i]
+				p.next[i]++
+				d := p.deliver(0)
+				if i == 0 {
+					d = queue
+				}
+				if err := p.s[1-i].Receive(now, num, buf, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if held := heldBytes(p.s[1]); held+unread > limit+recvSlack {
+			t.Fatalf("step %d: buffers hold %d bytes and %d are unread, want at most %d + %d together", step, held, unread, limit, recvSlack)
+		}
+		if step >= 2000 {
+			unread = 0 // the application reads
+		}
+		now = now.Add(time.Millisecond)
+	}
+	if len(p.got[1]) != msgs {
+		t.Fatalf("%d of %d messages delivered", len(p.got[1]), msgs)
+	}
+}

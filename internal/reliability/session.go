@@ -250,8 +250,11 @@ type Session struct {
 	// recvHeld is the memory the receive side holds: the capacity of every
 	// lane's reassembly buffer plus that of every buffered unreliable
 	// fragment. With the unread bytes it stays within RecvBufferSize.
-	recvHeld    int
-	fragSeq     uint64    // arrival counter of unreliable fragments, to find the oldest
+	recvHeld int
+	fragSeq  uint64 // arrival counter of unreliable fragments, to find the oldest
+	// unreadBound bounds the application's unread bytes: the last answer
+	// of Config.UnreadBytes plus what was delivered since.
+	unreadBound int
 	gaps        []recvGap // missing packets, oldest first
 	nextRecv    int64     // one past the highest packet we are prepared to ack
 	nextTime    time.Time // receive time of packet nextRecv-1 (zero: unknown)
