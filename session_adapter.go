@@ -51,6 +51,7 @@ func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Ses
 		RecvMaxSegmentsPerPacket: int(cfg.int(OptRecvMaxSegmentsPerPacket)),
 		MaxReliableSegment:       maxPlaintext - reliableSegmentOverhead,
 		Rate:                     rate,
+		UnreadBytes:              c.unreadBytes,
 		LendUnreliable:           true,
 	})
 	a.deliver = func(rm reliability.Message) bool {
@@ -77,6 +78,14 @@ func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Ses
 		return false
 	}
 	return a
+}
+
+// unreadBytes is the size of the messages queued for the application;
+// the session counts them against RecvBufferSize with its buffers.
+func (c *connection) unreadBytes() int {
+	c.s.qmu.Lock()
+	defer c.s.qmu.Unlock()
+	return c.queue.bytes
 }
 
 // reliableSegmentOverhead is what an SNP packet spends around one reliable
