@@ -21,6 +21,8 @@ type sessionAdapter struct {
 	// recvTime is the arrival time of the packet being received: every
 	// message it completes carries it, without a clock read per message.
 	recvTime time.Time
+	// lanes is scratch space for Status.
+	lanes []reliability.LaneStatus
 }
 
 func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Session {
@@ -157,6 +159,15 @@ func (a *sessionAdapter) Status(now time.Time, st *conn.SessionStatus) {
 	st.QueueTime = a.s.QueueTime()
 	st.SendRate = a.rate.Rate()
 	st.Ping, st.HavePing = a.s.Ping()
+	if cap(a.lanes) < len(st.Lanes) {
+		a.lanes = make([]reliability.LaneStatus, len(st.Lanes))
+	}
+	lanes := a.lanes[:len(st.Lanes)]
+	a.s.LaneStatus(lanes)
+	for i, l := range lanes {
+		st.Lanes[i] = conn.LaneStatus{PendingReliable: l.PendingReliable, PendingUnreliable: l.PendingUnreliable,
+			SentUnackedReliable: l.SentUnacked, QueueTime: l.QueueTime}
+	}
 }
 
 func sendResult(err error) Result {

@@ -330,7 +330,7 @@ func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneSta
 		}
 		return
 	}
-	var ss conn.SessionStatus
+	ss := conn.SessionStatus{Lanes: make([]conn.LaneStatus, len(lanes))}
 	sess.Status(now, &ss)
 	st.PendingReliable, st.PendingUnreliable = ss.PendingReliable, ss.PendingUnreliable
 	st.SentUnackedReliable = ss.SentUnackedReliable
@@ -339,12 +339,9 @@ func (t *udpTransport) status(now time.Time, st *RealTimeStatus, lanes []LaneSta
 	if ss.HavePing {
 		st.Ping = int(ss.Ping.Milliseconds())
 	}
-	for i := range lanes {
-		if i < len(ss.Lanes) {
-			l := ss.Lanes[i]
-			lanes[i] = LaneStatus{PendingUnreliable: l.PendingUnreliable, PendingReliable: l.PendingReliable,
-				SentUnackedReliable: l.SentUnackedReliable, QueueTime: l.QueueTime}
-		}
+	for i, l := range ss.Lanes {
+		lanes[i] = LaneStatus{PendingUnreliable: l.PendingUnreliable, PendingReliable: l.PendingReliable,
+			SentUnackedReliable: l.SentUnackedReliable, QueueTime: l.QueueTime}
 	}
 }
 
