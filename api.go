@@ -3,6 +3,8 @@ package mist
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/mistnet/mist/internal/engine"
 )
 
 // lookup returns the connection behind h if the handle still exists to the
@@ -294,7 +296,7 @@ func (s *Sockets) pollGroupInline(pg *pollGroup) bool {
 	if !s.busyPolling(&pg.lastEmptyRecv) {
 		return false
 	}
-	var socks [maxGroupPollSockets]*udpSocket
+	var socks [maxGroupPollSockets]*engine.Socket
 	s.qmu.Lock()
 	n := 0
 	if len(pg.socks) <= len(socks) {
@@ -306,7 +308,7 @@ func (s *Sockets) pollGroupInline(pg *pollGroup) bool {
 	s.qmu.Unlock()
 	got := false
 	for _, u := range socks[:n] {
-		got = u.poll() || got
+		got = u.Poll() || got
 	}
 	return got
 }
@@ -324,7 +326,7 @@ func (s *Sockets) pollInline(c *connection) bool {
 	if c.sock == nil {
 		return false
 	}
-	return s.busyPolling(&c.lastEmptyRecv) && c.sock.poll()
+	return s.busyPolling(&c.lastEmptyRecv) && c.sock.Poll()
 }
 
 // busyPolling records an empty receive call in lastEmpty and reports
