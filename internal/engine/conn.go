@@ -442,16 +442,12 @@ var ErrPeerTooOld = errors.New("engine: peer is too old to use lanes")
 // minLanesVersion is the first protocol version with lanes.
 const minLanesVersion = 11
 
-// remoteBadProtocolVersion is the end reason for a peer too old for a
-// feature in use.
-const remoteBadProtocolVersion = 4003
-
 // ConfigureLanes sets lane priorities and weights, now or, while
 // connecting, once the session exists.
 func (c *Conn) ConfigureLanes(priorities []int, weights []uint16) error {
 	if v := c.cc.PeerVersion(); v != 0 && v < minLanesVersion && max(len(priorities), len(weights)) > 1 {
 		now := c.now()
-		c.cc.Fail(now, remoteBadProtocolVersion, "Peer is too old to use lanes")
+		c.cc.Fail(now, conn.ReasonRemoteBadProtocolVersion, "Peer is too old to use lanes")
 		c.Kick(now)
 		return ErrPeerTooOld
 	}
