@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -54,10 +53,7 @@ type connection struct {
 	// sock is the UDP socket the connection's datagrams arrive on, set
 	// before the handle is published; nil for socket pairs.
 	sock *engine.Socket
-	// lastEmptyRecv is when (monotonic nanoseconds since the instance was
-	// created) a receive call last found the queue empty; see pollInline.
-	lastEmptyRecv atomic.Int64
-	spin          spinState // see receiveWait
+	recv recvState // see receive
 	// quiet suppresses callbacks until Connected: socket pairs start
 	// connected without any.
 	quiet bool
@@ -206,10 +202,9 @@ type pollGroup struct {
 	conns  map[*connection]struct{}
 	// socks counts the group's connections per UDP socket, for busy-polling
 	// receivers that read the sockets themselves; guarded by s.qmu.
-	socks map[*engine.Socket]int
-	// lastEmptyRecv is as for connections; see pollInline.
-	lastEmptyRecv atomic.Int64
-	spin          spinState
+	socks     map[*engine.Socket]int
+	recv      recvState // see receive
+	destroyed bool      // guarded by s.qmu
 }
 
 func newPollGroup(h PollGroup) *pollGroup {

@@ -216,6 +216,7 @@ func (s *Sockets) Close() error {
 	s.mu.Lock()
 	for h, g := range s.groups {
 		s.qmu.Lock()
+		g.destroyed = true
 		g.detachAll()
 		s.qmu.Unlock()
 		delete(s.groups, h)
