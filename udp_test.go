@@ -111,7 +111,7 @@ func receiveAll(t testing.TB, s *Sockets, c Conn, want int) []*Message {
 func TestUDPConnectSendReceive(t *testing.T) {
 	for _, unenc := range []int32{0, 3} {
 		t.Run(fmt.Sprint("Unencrypted=", unenc), func(t *testing.T) {
-			opts := []ConfigValue{Int32Value(OptUnencrypted, unenc), Int32Value(OptSendBufferSize, 2<<20)}
+			opts := append([]ConfigValue{Int32Value(OptUnencrypted, unenc)}, fastOpts...)
 			p := newUDPPair(t, opts, opts)
 			info, _ := p.client.ConnectionInfo(p.cconn)
 			if (info.Flags&ConnInfoUnencrypted != 0) != (unenc == 3) {
