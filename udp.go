@@ -209,8 +209,8 @@ func (s *Sockets) track(t *udpConn) {
 }
 
 func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error) {
-	if s.packetListen != nil {
-		return s.packetListen(addr)
+	if s.seams.listen != nil {
+		return s.seams.listen(addr)
 	}
 	// GRO lets one read take a train of datagrams a GSO sender wrote at
 	// once; its buffers (at most 256 KiB) are paid once per listen socket,
@@ -223,8 +223,8 @@ func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error)
 }
 
 func (s *Sockets) dialPacket(remote netip.AddrPort) (endpoint.PacketConn, error) {
-	if s.packetDial != nil {
-		return s.packetDial(remote)
+	if s.seams.dial != nil {
+		return s.seams.dial(remote)
 	}
 	pc, err := endpoint.Dial(remote, nil)
 	if err != nil {

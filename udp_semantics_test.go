@@ -5,16 +5,6 @@ import (
 	"testing"
 )
 
-func serverState(p *udpPair) ConnectionInfo {
-	info, _ := p.server.ConnectionInfo(p.sconn)
-	return info
-}
-
-func clientState(p *udpPair) ConnectionInfo {
-	info, _ := p.client.ConnectionInfo(p.cconn)
-	return info
-}
-
 func TestUDPCloseReachesPeer(t *testing.T) {
 	p := newUDPPair(t, fastOpts, fastOpts)
 	p.client.CloseConnection(p.cconn, 1042, "done here", false)
