@@ -89,10 +89,8 @@ func (t *udpConn) StateChanged(st conn.State, reason int, debug string) {
 			c.flags = connFlags(t.ec, c.remoteAddr)
 			c.setState(StateConnected)
 		}
-	case conn.StateClosedByPeer:
-		c.ended(StateClosedByPeer, EndReason(reason), debug)
-	case conn.StateProblemDetectedLocally:
-		c.ended(StateProblemDetectedLocally, EndReason(reason), debug)
+	case conn.StateClosedByPeer, conn.StateProblemDetectedLocally:
+		c.ended(ConnState(st), EndReason(reason), debug)
 	case conn.StateDead:
 		s := c.s
 		s.liveMu.Lock()
