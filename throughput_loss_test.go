@@ -64,9 +64,7 @@ func runLossTransfer(t testing.TB, lossPct float64, lag, warmup, measure time.Du
 		Int32Value(OptSendRateMax, lossRate),
 		Int32Value(OptSendBufferSize, 4<<20),
 	}
-	p := newUDPPairWith(t, opts, opts, func(s *Sockets) {
-		s.packetListen, s.packetDial = listen, dial
-	}, netip.MustParseAddr("10.0.0.1"))
+	p := newUDPPairWith(t, opts, opts, netSeams{listen: listen, dial: dial}, netip.MustParseAddr("10.0.0.1"))
 	defer func() { p.client.Close(); p.server.Close() }()
 	msg := make([]byte, 64<<10)
 	buf := make([]*Message, 64)
