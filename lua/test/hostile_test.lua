@@ -140,6 +140,60 @@ section('light userdata posing as module values is refused', function()
 	Steam.shutdown()
 end)
 
+section('handles of an earlier session are invalid', function()
+	-- mist numbers the listen sockets and poll groups of a new instance
+	-- from the start again, so without a session in every handle the old
+	-- values would name the new objects.
+	local port = T.port + 3
+	fresh()
+	local oldSock = ns.createListenSocketIP('127.0.0.1:' .. port)
+	T.truthy(oldSock, 'first listen socket')
+	local oldGroup = ns.createPollGroup()
+	local oldConn = ns.connectByIPAddress('127.0.0.1:' .. (port + 1))
+	T.truthy(oldConn ~= 0, 'first connection')
+	Steam.shutdown()
+	fresh()
+	local sock, client, server = T.connectedPair(port)
+	local group = ns.createPollGroup()
+	T.eq(oldSock == sock, false, 'an old listen socket equals the new one')
+	T.eq(oldGroup == group, false, 'an old poll group number equals the new one')
+	T.eq(oldConn == client or oldConn == server, false, 'an old connection number equals a new one')
+	-- Every call with an old handle gives the invalid-handle result.
+	T.eq(ns.closeListenSocket(oldSock), false, 'closeListenSocket(old)')
+	T.eq(ns.destroyPollGroup(oldGroup), false, 'destroyPollGroup(old)')
+	T.eq(ns.receiveMessagesOnPollGroup(oldGroup), -1, 'receiveMessagesOnPollGroup(old)')
+	T.eq(ns.setConnectionPollGroup(server, oldGroup), false, 'setConnectionPollGroup(new, old group)')
+	T.eq(ns.acceptConnection(oldConn), 'InvalidParam', 'acceptConnection(old)')
+	T.eq(ns.sendMessageToConnection(oldConn, 'x', R), 'InvalidParam', 'sendMessageToConnection(old)')
+	T.eq(ns.sendMessages(1, { { conn = oldConn, msg = 'x', flag = R } })[1], false, 'sendMessages(old)')
+	T.eq(ns.flushMessagesOnConnection(oldConn), 'InvalidParam', 'flushMessagesOnConnection(old)')
+	T.eq(ns.receiveMessagesOnConnection(oldConn), -1, 'receiveMessagesOnConnection(old)')
+	T.eq(ns.getConnectionInfo(oldConn), 'None', 'getConnectionInfo(old)')
+	T.eq(ns.closeConnection(oldConn), false, 'closeConnection(old)')
+	-- Connection numbers are random, so the old one rarely collides; the
+	-- new server connection's number as the previous session wrote it
+	-- (the session sits above the low 32 bits) stands in for one that did.
+	local low = server % 2 ^ 32
+	local previous = server - 2 ^ 32
+	T.truthy(previous >= low, 'the second session tags its handles')
+	T.eq(ns.closeConnection(previous), false, 'closeConnection of the previous session\'s number')
+	T.eq(ns.getConnectionInfo(low), 'None', 'the bare mist number is another session\'s handle')
+	-- The new objects are untouched and work.
+	T.eq(ns.setConnectionPollGroup(server, group), true, 'new connection joins the new group')
+	T.eq(ns.sendMessageToConnection(client, 'after', R), 'OK', 'send on the new connection')
+	local got
+	T.waitFor('message through the new group', function()
+		local n, msgs = ns.receiveMessagesOnPollGroup(group)
+		if n > 0 then got = msgs[1] end
+		return got ~= nil
+	end)
+	T.eq(got.msg, 'after', 'message text')
+	T.eq(got.conn, server, 'message connection is the new handle')
+	T.eq(ns.destroyPollGroup(group), true, 'new poll group still there')
+	T.eq(ns.closeListenSocket(sock), true, 'new listen socket still open')
+	Steam.shutdown()
+end)
+
 local only = os.getenv('MIST_HOSTILE_ONLY')
 for _, name in ipairs(order) do
 	if not only or only == '' or only == name then

@@ -37,7 +37,7 @@ func NewMist(steamID uint64, opts []Option) (Backend, error) {
 
 func (b *mistBackend) onConnChanged(ev *mist.ConnStatusChanged) {
 	b.events = append(b.events, Event{Kind: EventConnChanged, Conn: ConnChange{
-		Conn:      uint32(ev.Conn),
+		Conn:      Handle(ev.Conn),
 		State:     int32(ev.Info.State),
 		OldState:  int32(ev.OldState),
 		EndReason: int32(ev.Info.EndReason),
@@ -90,7 +90,7 @@ func (b *mistBackend) SendMessages(msgs []OutMessage) []int64 {
 	for i, m := range msgs {
 		mm := mist.NewMessage(len(m.Data))
 		copy(mm.Data, m.Data)
-		mm.Conn = mist.Conn(m.Conn)
+		mm.Conn = mist.Conn(uint32(m.Conn))
 		mm.Flags = mist.SendFlags(m.Flags)
 		batch[i] = mm
 	}
@@ -127,7 +127,7 @@ func (b *mistBackend) receive(max int, visit func([]InMessage), recv func([]*mis
 	}
 	msgs := b.visitBuf[:0]
 	for _, m := range out[:n] {
-		msgs = append(msgs, InMessage{Conn: uint32(m.Conn), Data: m.Data})
+		msgs = append(msgs, InMessage{Conn: Handle(m.Conn), Data: m.Data})
 	}
 	visit(msgs)
 	for i, m := range out[:n] {
