@@ -160,6 +160,43 @@ func TestSendMessagesMixedResults(t *testing.T) {
 	}
 }
 
+// Batches are copied and sent in chunks; mist's rule that messages after a
+// failed one to the same connection are not attempted must hold across
+// chunk boundaries, and the order on a connection must stay.
+func TestSendMessagesChunks(t *testing.T) {
+	m, c1, _ := newTestModule(t)
+	big := make([]byte, mist.MaxMessageSize)
+	raw1 := Handle(m.fromLua(c1))
+	msgs := []OutMessage{{Conn: raw1, Data: []byte("first"), Flags: 8}}
+	want := []string{"sent", "failed"}
+	for range 3 * sendChunkBytes / len(big) {
+		msgs = append(msgs, OutMessage{Conn: 12345, Data: big, Flags: 8})
+		want = append(want, "skipped")
+	}
+	want = want[:len(msgs)]
+	msgs = append(msgs, OutMessage{Conn: raw1, Data: []byte("last"), Flags: 8})
+	want = append(want, "sent")
+	res := m.b.SendMessages(msgs)
+	if len(res) != len(msgs) {
+		t.Fatalf("%d results for %d messages", len(res), len(msgs))
+	}
+	for i, r := range res {
+		got := "sent"
+		switch {
+		case r < 0:
+			got = "failed"
+		case r == 0:
+			got = "skipped"
+		}
+		if got != want[i] {
+			t.Errorf("message %d: result %d (%s), want %s", i, r, got, want[i])
+		}
+	}
+	if last := res[len(res)-1]; res[0] >= last {
+		t.Errorf("message numbers %d, %d not increasing", res[0], last)
+	}
+}
+
 func TestPollGroupAndClose(t *testing.T) {
 	m, c1, c2 := newTestModule(t)
 	g, _ := m.CreatePollGroup()
