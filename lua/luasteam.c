@@ -220,6 +220,20 @@ typedef struct {
 	int64_t values[MAX_OPTIONS];
 } options;
 
+/* Writes the string form of the value at idx (which it may convert in
+ * place) to stderr, or its type name; at most PRINT_MAX bytes, so a huge key
+ * cannot flood the log. */
+#define PRINT_MAX 64
+static void print_value(lua_State *L, int idx) {
+	size_t n;
+	const char *s = lua_tolstring(L, idx, &n);
+	if (s == NULL) {
+		fputs(luaL_typename(L, idx), stderr);
+		return;
+	}
+	fprintf(stderr, "%.*s%s", (int)(n > PRINT_MAX ? PRINT_MAX : n), s, n > PRINT_MAX ? "..." : "");
+}
+
 /* Like luasteam, the options table is whatever the last argument is, if it
  * is a table. Unknown keys are reported on stderr and skipped; a value that
  * is not an integer is an error. */
@@ -243,9 +257,11 @@ static void read_options(lua_State *L, options *o) {
 			/* Print copies so lua_next still sees the original key. */
 			lua_pushvalue(L, -2);
 			lua_pushvalue(L, -2);
-			fprintf(stderr, "Unsupported/Unknown config option [ %s = %s ]\n",
-			        lua_tostring(L, -2) ? lua_tostring(L, -2) : luaL_typename(L, -2),
-			        lua_tostring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+			fprintf(stderr, "Unsupported/Unknown config option [ ");
+			print_value(L, -2);
+			fprintf(stderr, " = ");
+			print_value(L, -1);
+			fprintf(stderr, " ]\n");
 			lua_pop(L, 3);
 			continue;
 		} else {

@@ -231,6 +231,26 @@ section('sendMessages naming one string many times stays small', function()
 	Steam.shutdown()
 end)
 
+-- The command that started this interpreter (arg[-1], arg[-2], ... hold
+-- the interpreter and its options).
+local function interpreter()
+	local i = -1
+	while arg[i - 1] do i = i - 1 end
+	return arg[i]
+end
+
+section('an unknown option is reported in bounded text', function()
+	-- The report goes to stderr, so a child interpreter makes it.
+	local child = 'local S = require "luasteam"; S.init(); '
+		.. 'S.networkingSockets.connectByIPAddress("127.0.0.1:1", '
+		.. '{ [string.rep("k", 1000000)] = string.rep("v", 1000000) }); S.shutdown()'
+	local p = io.popen(interpreter() .. " -e '" .. child .. "' 2>&1")
+	local out = p:read('*a')
+	p:close()
+	T.truthy(out:find('Unsupported/Unknown config option [ kkk', 1, true), 'report printed: ' .. out:sub(1, 200))
+	T.truthy(#out < 1000, string.format('report is %d bytes', #out))
+end)
+
 local only = os.getenv('MIST_HOSTILE_ONLY')
 for _, name in ipairs(order) do
 	if not only or only == '' or only == name then
