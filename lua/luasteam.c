@@ -23,6 +23,7 @@
 
 #define UINT64_MT "luasteam.uint64"
 #define LISTEN_MT "luasteam.listenSocket"
+#define BATCH_MT "luasteam.receivedBatch"
 /* Registry key of the networkingSockets table, where callbacks are looked up. */
 #define SOCKETS_KEY "luasteam.networkingSockets"
 
@@ -535,15 +536,36 @@ static int ns_flushMessagesOnConnection(lua_State *L) {
 	return 1;
 }
 
+/* A received batch comes from malloc (the Go side cannot allocate Lua
+ * memory). Until receive frees it, it belongs to a userdata whose __gc frees
+ * it: a Lua error while the messages are pushed (out of memory, or a
+ * finalizer that raises, which Lua 5.1 and LuaJIT pass on from any
+ * allocation) leaves the block to the collector instead of leaking it. */
+typedef struct {
+	mist_msg *batch;
+} batch_owner;
+
+static int batch_owner_gc(lua_State *L) {
+	batch_owner *o = (batch_owner *)test_udata(L, 1, BATCH_MT);
+	if (o != NULL) {
+		free(o->batch);
+		o->batch = NULL;
+	}
+	return 0;
+}
+
 /* Shared by both receive calls: n, then a sequence of payloads (connection)
- * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle.
- * The batch comes from malloc (the Go side cannot allocate Lua memory); only
- * a Lua out-of-memory error while pushing could skip the free. */
+ * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle. */
 static int receive(lua_State *L, int group) {
 	uint64_t h = check_handle(L, 1);
 	int count, i;
 	mist_msg *batch;
-	check(L, mistReceive(h, group, &count, &batch));
+	batch_owner *owner = (batch_owner *)lua_newuserdata(L, sizeof *owner);
+	owner->batch = NULL;
+	luaL_getmetatable(L, BATCH_MT);
+	lua_setmetatable(L, -2);
+	check(L, mistReceive(h, group, &count, &owner->batch));
+	batch = owner->batch;
 	if (count < 0) {
 		lua_pushinteger(L, -1);
 		return 1;
@@ -563,6 +585,7 @@ static int receive(lua_State *L, int group) {
 		lua_rawseti(L, -2, i + 1);
 	}
 	free(batch);
+	owner->batch = NULL;
 	return 2;
 }
 
@@ -709,6 +732,11 @@ int luaopen_luasteam(lua_State *L) {
 	lua_setfield(L, -2, "__eq");
 	lua_pushcfunction(L, uint64_tostring);
 	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, BATCH_MT);
+	lua_pushcfunction(L, batch_owner_gc);
+	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 
 	luaL_newmetatable(L, LISTEN_MT);
