@@ -2,7 +2,7 @@
 // the event stream and draws the table and the charts.
 "use strict";
 (function () {
-  const WINDOW_MS = 5 * 60 * 1000; // how much of each chart's time axis shows
+  const MAX_WINDOW_MS = 5 * 60 * 1000, MIN_WINDOW_MS = 60 * 1000; // the charts' time axis
   const MAX_POINTS = 600;
   const conns = new Map(); // id -> {row, points: []}
   let lastFrame = null;
@@ -71,7 +71,7 @@
     const tbody = document.querySelector("#conns tbody");
     tbody.innerHTML = rows.map((r) => `<tr data-conn="${r.id}">
       <td class="mono">${r.id}</td>
-      <td>${esc(r.name || r.identity || "–")}${r.name && r.identity ? `<div class="sub mono">${esc(r.identity)}</div>` : ""}</td>
+      <td class="peer" title="${esc(r.identity)}">${esc(r.name || r.identity || "–")}${r.name && r.identity ? `<div class="sub mono">${esc(r.identity)}</div>` : ""}</td>
       <td><span class="state ${esc(r.state)}">${esc(r.state)}</span></td>
       <td><span class="mono">${esc(r.addr || "–")}</span><div class="sub">${esc(r.route)}</div></td>
       <td class="num ${pclass(r.ping)}">${r.ping < 0 ? "–" : r.ping + " ms"}</td>
@@ -79,25 +79,23 @@
       <td class="num">${rate(r.inBps)}<div class="sub">${Math.round(r.inPps)} pkt/s</div></td>
       <td class="num">${rate(r.outBps)}<div class="sub">${Math.round(r.outPps)} pkt/s</div></td>
       <td class="num">${r.sendRate > 0 ? rate(r.sendRate) : "–"}</td>
-      <td class="num">${bytes(r.pendRel)} / ${bytes(r.pendUnrel)}</td>
-      <td class="num">${bytes(r.unacked)}</td>
-      <td class="num">${ms(r.queueMs)}</td>
+      <td class="num">${bytes(r.pendRel)} / ${bytes(r.pendUnrel)}<div class="sub">wait ${ms(r.queueMs)}</div></td>
+      <td class="num">${bytes(r.unacked)}<div class="sub">${r.retrans} resent</div></td>
       <td class="num">${bytes(r.recvQueue)}</td>
       <td class="num">${r.lanes}</td>
-      <td class="num">${r.retrans}</td>
     </tr>`).join("");
 
     renderCharts(rows, f.t);
   }
 
   // line draws one series as an SVG polyline over a fixed time window.
-  function line(points, key, t1, top, color) {
-    const W = 300, H = 46, t0 = t1 - WINDOW_MS;
+  function line(points, key, t1, win, top, color) {
+    const W = 300, H = 46, t0 = t1 - win;
     const xy = [];
     for (const p of points) {
       const v = p[key];
       if (v == null || v < 0 || p.t < t0) continue;
-      const x = ((p.t - t0) / WINDOW_MS) * W;
+      const x = ((p.t - t0) / win) * W;
       const y = H - 3 - (v / top) * (H - 8);
       xy.push(x.toFixed(1) + "," + y.toFixed(1));
     }
@@ -112,18 +110,18 @@
     return 10 * p;
   }
 
-  function chart(c, series, label, fmt, t1) {
-    let top = 0, last = null;
+  function chart(c, series, label, fmt, t1, win) {
+    let top = 0;
     for (const p of c.points) for (const s of series) if (p[s.key] >= 0) top = Math.max(top, p[s.key]);
     top = niceTop(top);
     const lastP = c.points[c.points.length - 1];
-    if (lastP) last = series.map((s) => (lastP[s.key] >= 0 ? fmt(lastP[s.key]) : "–")).join(" / ");
+    const last = series.map((s) => `<div style="color:${s.color}">${s.name ? s.name + " " : ""}${lastP && lastP[s.key] >= 0 ? fmt(lastP[s.key]) : "–"}</div>`).join("");
     const n = c.points.filter((p) => series.some((s) => p[s.key] >= 0)).length;
     return `<div class="chart"><div class="name">${label}<div class="legend">max ${fmt(top)}</div></div>
       <svg viewBox="0 0 300 46" preserveAspectRatio="none" data-series="${series[0].key}" data-points="${n}">
         <line class="grid" x1="0" x2="300" y1="23" y2="23" vector-effect="non-scaling-stroke"/>
-        ${series.map((s) => line(c.points, s.key, t1, top, s.color)).join("")}
-      </svg><div class="last">${last || "–"}</div></div>`;
+        ${series.map((s) => line(c.points, s.key, t1, win, top, s.color)).join("")}
+      </svg><div class="last">${last}</div></div>`;
   }
 
   function renderCharts(rows, t1) {
@@ -131,11 +129,13 @@
     const color = (v) => css.getPropertyValue(v).trim();
     const html = rows.map((r) => {
       const c = conns.get(r.id);
+      const span = c.points.length ? t1 - c.points[0].t : 0;
+      const win = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, span));
       return `<div class="chart-card" data-conn="${r.id}">
-        <div class="title">#${r.id} ${esc(r.name || r.identity || "")}<span class="sub">${esc(r.addr || r.route)}</span></div>
-        ${chart(c, [{ key: "ping", color: color("--ping") }], "Ping", (v) => Math.round(v) + " ms", t1)}
-        ${chart(c, [{ key: "in", color: color("--in") }, { key: "out", color: color("--out") }], 'Rate<div class="legend"><i style="background:var(--in)"></i>in<i style="background:var(--out)"></i>out</div>', rate, t1)}
-        ${chart(c, [{ key: "loss", color: color("--loss") }], "Loss", (v) => v.toFixed(v < 10 ? 1 : 0) + "%", t1)}
+        <div class="title"><span class="mono">#${r.id}</span> ${esc(r.name || r.identity || "")}<div class="sub">${esc(r.addr || "")} · ${esc(r.route)} · last ${Math.round(win / 60000)} min</div></div>
+        ${chart(c, [{ key: "ping", color: color("--ping") }], "Ping", (v) => Math.round(v) + " ms", t1, win)}
+        ${chart(c, [{ key: "in", name: "in", color: color("--in") }, { key: "out", name: "out", color: color("--out") }], "Rate", rate, t1, win)}
+        ${chart(c, [{ key: "loss", color: color("--loss") }], "Loss", (v) => v.toFixed(v < 10 ? 1 : 0) + "%", t1, win)}
       </div>`;
     }).join("");
     $("charts").innerHTML = html;
