@@ -3,11 +3,16 @@ module github.com/mistnet/mist
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	golang.org/x/sys v0.49.0
 	google.golang.org/protobuf v1.36.12
 )
 
-require github.com/kylelemons/godebug v1.1.0 // indirect
+require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/kylelemons/godebug v1.1.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
