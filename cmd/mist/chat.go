@@ -28,8 +28,8 @@ func init() {
 }
 
 const chatUsage = `Usage:
-  mist chat server [--port PORT] [--bind ADDR] [--unencrypted] [--stats]
-  mist chat client [--unencrypted] [--stats] [--timeout D] SERVER_ADDR
+  mist chat server [--port PORT] [--bind ADDR] [--unencrypted] [--stats] [--web ADDR]
+  mist chat client [--unencrypted] [--stats] [--timeout D] [--web ADDR] SERVER_ADDR
 
 A text chat over Steam Networking Sockets that speaks the protocol of
 GameNetworkingSockets' example_chat: GNS and mist clients can talk on either
@@ -51,6 +51,7 @@ type chatOptions struct {
 	stats         bool
 	statsInterval time.Duration
 	timeout       time.Duration // client: how long to try connecting
+	web           string
 }
 
 // statsTicker ticks every --stats-interval when --stats is on and never
@@ -92,6 +93,7 @@ func (o *chatOptions) register(fs *flag.FlagSet) {
 		"prefer unencrypted packets (used only if the peer allows them too; GNS peers by default do not)")
 	fs.BoolVar(&o.stats, "stats", false, "print connection statistics periodically")
 	fs.DurationVar(&o.statsInterval, "stats-interval", 5*time.Second, "how often --stats prints")
+	fs.StringVar(&o.web, "web", "", webFlagUsage)
 }
 
 // runChat is the chat command with its input and a context for shutdown

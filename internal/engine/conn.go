@@ -514,6 +514,31 @@ func (c *Conn) Status(now time.Time, st *Status, lanes []conn.LaneStatus) {
 	}
 }
 
+// Counters are a connection's lifetime totals, for monitoring.
+type Counters struct {
+	Stats conn.Stats
+	// RetransmittedSegments and RetransmittedBytes count reliable resends.
+	RetransmittedSegments, RetransmittedBytes int64
+}
+
+// Observe is Status for a monitor: it leaves the rate window and the
+// jitter high-water mark as they were (they are measured between the
+// application's own calls), reports no rates and no jitter, and reads the
+// lifetime counters.
+func (c *Conn) Observe(now time.Time, st *Status, lanes []conn.LaneStatus, n *Counters) {
+	rateAt, rateStats := c.rateAt, c.rateStats
+	jitter, haveJitter := c.cc.JitterMark()
+	c.Status(now, st, lanes)
+	c.rateAt, c.rateStats = rateAt, rateStats
+	c.cc.RestoreJitterMark(jitter, haveJitter)
+	st.OutPacketsPerSec, st.OutBytesPerSec, st.InPacketsPerSec, st.InBytesPerSec = 0, 0, 0, 0
+	st.MaxJitter = -1
+	n.Stats = c.cc.Stats
+	if c.sess != nil {
+		n.RetransmittedSegments, n.RetransmittedBytes = c.sess.s.Retransmitted()
+	}
+}
+
 // Detailed is the multi-line text of detailed status.
 func (c *Conn) Detailed() string {
 	s := c.cc.Stats
