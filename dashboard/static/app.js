@@ -99,7 +99,12 @@
       const y = H - 3 - (v / top) * (H - 8);
       xy.push(x.toFixed(1) + "," + y.toFixed(1));
     }
-    if (xy.length === 1) xy.push(xy[0]);
+    // A lone point is drawn as a short dash, which stays round when the
+    // chart is stretched.
+    if (xy.length === 1) {
+      const [x, y] = xy[0].split(",").map(Number);
+      xy.splice(0, 1, Math.max(0, x - 3).toFixed(1) + "," + y, x.toFixed(1) + "," + y);
+    }
     return `<polyline fill="none" stroke="${color}" stroke-width="1.6" vector-effect="non-scaling-stroke" points="${xy.join(" ")}"/>`;
   }
 
