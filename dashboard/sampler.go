@@ -10,7 +10,8 @@ import (
 	"github.com/mistnet/mist"
 )
 
-// row is one connection as the page's table shows it.
+// row is one connection as the page's table shows it. Unknown figures are
+// -1.
 type row struct {
 	ID          uint32  `json:"id"`
 	State       string  `json:"state"`
@@ -227,6 +228,8 @@ func (sm *sampler) sampleLocked(now time.Time) *frame {
 			sm.conns[h] = t
 		}
 		r := makeRow(h, &o)
+		// Rates need a previous sample; until then they are unknown.
+		r.InBps, r.OutBps, r.InPps, r.OutPps = -1, -1, -1, -1
 		if !t.at.IsZero() {
 			if d := now.Sub(t.at).Seconds(); d > 0 {
 				r.InBps = float64(o.Counters.BytesRecv-t.counter.BytesRecv) / d
