@@ -383,12 +383,15 @@ func (u *Socket) RefuseDuplicate(from netip.AddrPort, clientID uint32, id identi
 // PathTo is the socket's direct path to remote, for NewServer.
 func (u *Socket) PathTo(remote netip.AddrPort) Path { return newUDPPath(u, remote) }
 
-// Bind makes the demux feed datagrams from c's first path's address to c.
-// c must have been made with NewServer on a path from PathTo.
+// Bind makes the demux feed datagrams from the address of c's path on u
+// to c. c must have been made with NewServer on a path from u.PathTo.
 func (u *Socket) Bind(c *Conn) {
-	p := c.paths[0]
+	p := c.sockPath
+	if p == nil || p.sock != u {
+		return
+	}
 	u.mu.Lock()
-	u.byAddr[p.RemoteAddr()] = &route{recv: c, path: p, clientID: c.clientID, clientIdentity: c.clientIdentity}
+	u.byAddr[p.remote] = &route{recv: c, path: p, clientID: c.clientID, clientIdentity: c.clientIdentity}
 	u.mu.Unlock()
 }
 
