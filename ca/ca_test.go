@@ -71,7 +71,7 @@ func TestIssuedCertificatePassesHandshakeValidation(t *testing.T) {
 	}
 	// Presented by someone claiming another identity.
 	err = validateAsPeer(t, cred, a.PublicKey(), "str:mallory", t0)
-	if !errors.As(err, &ce) || ce.Reason != cert.ReasonBadCert {
+	if !errors.As(err, &ce) || ce.Reason != cert.ReasonBadCert || ce.Msg != "Cert was issued to str:alice, not str:mallory" {
 		t.Fatalf("wrong identity: %v", err)
 	}
 	// Another CA.
