@@ -195,3 +195,36 @@ func strIdentity(t testing.TB, s string) Identity {
 	}
 	return id
 }
+
+// FuzzCertificateWithKey feeds arbitrary certificates to the paths that
+// take a certificate with its key: errors, never panics; whatever is
+// installed is for the key given.
+func FuzzCertificateWithKey(f *testing.F) {
+	cred := issue(f, newAuthority(f), "str:alice", false)
+	var signed pb.CertificateSigned
+	proto.Unmarshal(cred.Certificate, &signed)
+	signed.PrivateKeyData = cred.PrivateKey.Seed()
+	withKey, _ := proto.Marshal(&signed)
+	f.Add(cred.Certificate)
+	f.Add(withKey)
+	f.Add([]byte{0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		certificateIdentity(b)
+		s, err := New(Config{Identity: strIdentity(t, "alice")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if s.SetCertificateWithKey(b, cred.PrivateKey) == nil && !s.local.Load().Key.Equal(cred.PrivateKey) {
+			t.Fatal("installed with another key")
+		}
+		s.SetCertificate(b)
+		if s2, err := New(Config{Certificate: b, CertificateKey: cred.PrivateKey}); err == nil {
+			s2.Close()
+			var got pb.CertificateSigned
+			if proto.Unmarshal(b, &got) != nil {
+				t.Fatal("undecodable certificate accepted")
+			}
+		}
+	})
+}
