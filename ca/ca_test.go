@@ -71,7 +71,7 @@ func TestIssuedCertificatePassesHandshakeValidation(t *testing.T) {
 	}
 	// Presented by someone claiming another identity.
 	err = validateAsPeer(t, cred, a.PublicKey(), "str:mallory", t0)
-	if !errors.As(err, &ce) || ce.Reason != cert.ReasonBadCert {
+	if !errors.As(err, &ce) || ce.Reason != cert.ReasonBadCert || ce.Msg != "Cert was issued to str:alice, not str:mallory" {
 		t.Fatalf("wrong identity: %v", err)
 	}
 	// Another CA.
@@ -221,6 +221,19 @@ func TestFiles(t *testing.T) {
 	}
 	if _, err := trust.Verify(back.Certificate, "str:carol", t0); err != nil {
 		t.Fatal(err)
+	}
+	if keys := trust.Keys(); len(keys) != 1 || !keys[0].Equal(a.PublicKey()) {
+		t.Fatalf("trusted keys %x, want the CA's", keys)
+	}
+	credPath := filepath.Join(dir, "carol.cred")
+	if err := os.WriteFile(credPath, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if read, err := ReadCredential(credPath); err != nil || !read.PrivateKey.Equal(cred.PrivateKey) {
+		t.Fatalf("ReadCredential: %v", err)
+	}
+	if _, err := ReadCredential(filepath.Join(dir, PublicFile)); err == nil || !strings.Contains(err.Error(), PublicFile) {
+		t.Fatalf("ReadCredential of a public key: %v, want an error naming the file", err)
 	}
 	// A key that is not the certificate's.
 	other, _ := a.Issue("str:carol", t0, time.Hour)

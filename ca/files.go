@@ -145,6 +145,20 @@ func ParseCredential(text []byte) (*Credential, error) {
 	return out, nil
 }
 
+// ReadCredential reads a credential file (what `mist ca issue` writes);
+// see [ParseCredential]. Errors name the file.
+func ReadCredential(name string) (*Credential, error) {
+	text, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	c, err := ParseCredential(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}
+
 // CertificatePEM returns only the certificate block, the form GNS's
 // certificate tool prints.
 func (c *Credential) CertificatePEM() []byte {
@@ -222,7 +236,7 @@ func LoadTrust(files ...string) (*Trust, error) {
 			t.Add(pub)
 		}
 	}
-	if t.n == 0 {
+	if len(t.keys) == 0 {
 		return nil, fmt.Errorf("ca: no public key in %s", strings.Join(files, ", "))
 	}
 	return t, nil

@@ -16,7 +16,7 @@ import (
 // Trust is a set of CA public keys whose certificates are accepted.
 type Trust struct {
 	store cert.TrustStore
-	n     int
+	keys  []ed25519.PublicKey
 }
 
 // NewTrust trusts the given CA keys.
@@ -31,7 +31,17 @@ func NewTrust(keys ...ed25519.PublicKey) *Trust {
 // Add trusts one more CA key.
 func (t *Trust) Add(pub ed25519.PublicKey) {
 	t.store.Add(pub)
-	t.n++
+	t.keys = append(t.keys, append(ed25519.PublicKey(nil), pub...))
+}
+
+// Keys returns the trusted CA keys, for mist.Config.TrustedCAs.
+func (t *Trust) Keys() []ed25519.PublicKey {
+	if t == nil {
+		return nil
+	}
+	out := make([]ed25519.PublicKey, len(t.keys))
+	copy(out, t.keys)
+	return out
 }
 
 // Certificate is a certificate that passed verification.

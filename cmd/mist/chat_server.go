@@ -86,7 +86,7 @@ func (cs *chatServer) printStats() {
 }
 
 func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, input *lineReader, stdout, stderr io.Writer) int {
-	s, err := mist.New(mist.Config{})
+	s, err := mist.New(o.creds.config())
 	if err != nil {
 		fmt.Fprintf(stderr, "mist chat server: %v\n", err)
 		return 1
@@ -98,6 +98,7 @@ func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, inp
 	}
 	defer stopWeb()
 	log := newChatLog(stdout)
+	o.creds.describe(log, stderr, "server", time.Now())
 	cs := &chatServer{s: s, log: log}
 	cs.room = newChatRoom[mist.Conn](cs, log)
 	s.OnConnectionStatusChanged(cs.onStatus)

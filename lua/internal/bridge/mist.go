@@ -1,10 +1,13 @@
 package bridge
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
+	"os"
 
 	"github.com/mistnet/mist"
+	"github.com/mistnet/mist/ca"
 )
 
 // mistBackend adapts a *mist.Sockets to Backend.
@@ -17,13 +20,16 @@ type mistBackend struct {
 
 // NewMist creates a mist interface instance whose identity is the SteamID
 // steamID, or a random one when steamID is 0, with opts at interface scope.
+// The certificate and trusted CA come from EnvCert and EnvTrust.
 func NewMist(steamID uint64, opts []Option) (Backend, error) {
 	b := &mistBackend{}
-	cfg := mist.Config{
-		Options:                   configValues(opts),
-		OnConnectionStatusChanged: b.onConnChanged,
-		OnAuthenticationStatus:    b.onAuthStatus,
+	cfg, err := credentialsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = configValues(opts)
+	cfg.OnConnectionStatusChanged = b.onConnChanged
+	cfg.OnAuthenticationStatus = b.onAuthStatus
 	if steamID != 0 {
 		cfg.Identity = mist.SteamIDIdentity(steamID)
 	}
@@ -33,6 +39,27 @@ func NewMist(steamID uint64, opts []Option) (Backend, error) {
 	}
 	b.s = s
 	return b, nil
+}
+
+// credentialsFromEnv loads the files EnvCert and EnvTrust name, if set.
+func credentialsFromEnv(getenv func(string) string) (mist.Config, error) {
+	var cfg mist.Config
+	if name := getenv(EnvCert); name != "" {
+		cred, err := ca.ReadCredential(name)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvCert, err)
+		}
+		cfg.Certificate, cfg.CertificateKey = cred.Certificate, cred.PrivateKey
+	}
+	if name := getenv(EnvTrust); name != "" {
+		trust, err := ca.LoadTrust(name)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvTrust, err)
+		}
+		cfg.TrustedCAs = trust.Keys()
+		cfg.RequireAuthentication = true
+	}
+	return cfg, nil
 }
 
 func (b *mistBackend) onConnChanged(ev *mist.ConnStatusChanged) {
