@@ -529,4 +529,3 @@ func (m *p2pState) iceConfig(cfg *configStore, controlling bool, localID uint32)
 	}
 	return ic, nil
 }
-

@@ -314,7 +314,7 @@ func TestP2PHostileSignals(t *testing.T) {
 type declineContext struct{}
 
 func (declineContext) OnConnectRequest(uint32, string, int) ConnectionSignaling { return nil }
-func (declineContext) SendRejectionSignal(string, []byte)                        {}
+func (declineContext) SendRejectionSignal(string, []byte)                       {}
 
 func TestP2PNoListenerTimesOut(t *testing.T) {
 	sn := newSignalNet(0)
