@@ -50,10 +50,8 @@ func TestListenSocketFlood(t *testing.T) {
 	// Let the receive loop work through the socket (the kernel may drop
 	// part of the flood).
 	waitFor(t, "flood processed", func() bool {
-		u := p.server.listens[p.ls].udp
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		return u.listener.Stats.ChallengesSent+u.listener.Stats.Dropped+u.listener.Stats.BadChallenges > 2_000
+		st := p.server.listens[p.ls].udp.ListenerStats()
+		return st.ChallengesSent+st.Dropped+st.BadChallenges > 2_000
 	})
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
@@ -110,12 +108,7 @@ func TestListenSocketRefusesOversize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	u := p.server.listens[p.ls].udp
-	dropped := func() uint64 {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		return u.listener.Stats.Dropped
-	}
+	dropped := func() uint64 { return p.server.listens[p.ls].udp.ListenerStats().Dropped }
 	request := func(n int) []byte {
 		b := make([]byte, n)
 		b[0], b[1], b[2] = 0x20, 5, 0 // padded ChallengeRequest, 5-byte body

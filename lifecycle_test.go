@@ -97,7 +97,7 @@ func TestUnacceptedConnectionTimesOut(t *testing.T) {
 // receiveLoops counts the receive goroutines of all instances.
 func receiveLoops() int {
 	buf := make([]byte, 1<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*udpSocket).run(")
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*Socket).run(")
 }
 
 // Close leaves no goroutines behind: receive loops stop.

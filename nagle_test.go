@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/engine"
 	"github.com/mistnet/mist/internal/netsim"
 )
 
 // Nagle holds small messages for NagleTime and sends them together; once
-// they fill nagleBatch packets those go at once.
+// they fill engine.NagleBatch packets those go at once.
 func TestNagleHoldsThenSends(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := netsim.NewNetwork(netsim.WithFaults(netsim.Faults{Lag: time.Millisecond}))
@@ -49,9 +50,9 @@ func TestNagleHoldsThenSends(t *testing.T) {
 			t.Fatalf("%d of 3 messages arrived after the Nagle delay", n)
 		}
 
-		// 12 messages per packet: enough messages for nagleBatch packets
+		// 12 messages per packet: enough messages for engine.NagleBatch packets
 		// and a half go before the Nagle delay, all but the half packet.
-		total := 12*nagleBatch + 6
+		total := 12*engine.NagleBatch + 6
 		for range total {
 			p.client.SendMessageToConnection(p.cconn, make([]byte, 100), SendUnreliable)
 		}

@@ -439,7 +439,7 @@ func (s *Sockets) p2pInbound(now time.Time, req *rendezvous.Request, ctx Signali
 		s.releaseP2PID(h)
 		return ErrSignalIgnored
 	}
-	p := &p2pTransport{c: c, m: m, sig: sig, peer: peer}
+	p := &p2pTransport{c: c, m: m, sig: sig, peer: peer, ls: ls}
 	rcfg := p.rendezvousConfig(req.LocalVirtualPort, req.RemoteVirtualPort)
 	m.mu.Lock()
 	sess, in, err := rendezvous.NewAcceptor(rcfg, req, now)

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 	"github.com/mistnet/mist/internal/cert"
 	"github.com/mistnet/mist/internal/conn"
 	"github.com/mistnet/mist/internal/crypto"
-	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/engine"
 	"github.com/mistnet/mist/internal/p2p/ice"
 	"github.com/mistnet/mist/internal/p2p/rendezvous"
 	"github.com/mistnet/mist/internal/p2p/signaling"
@@ -36,6 +35,7 @@ type p2pTransport struct {
 
 	lc   *rendezvous.LocalCrypto // initiator's handshake material
 	peer *cert.Peer              // acceptor: the validated request
+	ls   *listenSocket           // acceptor: the listen socket, if any
 
 	ice *ice.Session
 	// heldICE are the peer's ICE messages received before ICE started
@@ -44,9 +44,13 @@ type p2pTransport struct {
 	// routingReady: RoutingReady was given to the session.
 	routingReady bool
 
-	// udp is the data path, from the end of the crypto handshake.
-	udp   *udpTransport
+	// udp is the data path, from the end of the crypto handshake; path
+	// is its active path, the current ICE route.
+	udp   *udpConn
+	path  *icePath
 	route ice.Route
+	// dataDone: the data path was torn down.
+	dataDone bool
 	// confirmed: a data packet decrypted on the selected route.
 	confirmed bool
 
@@ -55,11 +59,17 @@ type p2pTransport struct {
 	// released: the signaling object was released.
 	released bool
 
-	early      []earlyMsg
+	early      []p2pEarlyMsg
 	earlyBytes int
 	earlyNum   []int64
 	lanePrio   []int
 	laneW      []uint16
+}
+
+type p2pEarlyMsg struct {
+	lane  int
+	data  []byte
+	flags SendFlags
 }
 
 // maxHeldICE bounds the ICE messages kept for a connection not yet
@@ -225,14 +235,13 @@ func (p *p2pTransport) startData(now time.Time, est *rendezvous.Established, isS
 	if err != nil {
 		return err
 	}
-	t := &udpTransport{c: c}
-	pc := &icePacketConn{p: p}
-	t.sock = &udpSocket{s: c.s, pc: pc, done: make(chan struct{}), client: t}
-	close(t.sock.done) // no receive loop: ICE delivers datagrams
-	cfg := c.s.connConfig(c, t, netip.AddrPort{}, c.s.p2pAllowWithoutAuth(c.cfg))
+	t := &udpConn{c: c, ls: p.ls}
+	p.path = &icePath{p: p, route: p.route}
+	cfg := c.s.engineConfig(c, t, c.s.p2pAllowWithoutAuth(c.cfg))
+	cfg.Owner = p2pOwner{t, p}
 	var remoteID uint32
 	p.withSession(func(s *rendezvous.Session) { remoteID = s.RemoteConnID() })
-	cc, err := conn.NewP2P(now, &cfg, conn.P2PHandshake{
+	ec, err := engine.NewP2P(now, cfg, p.path, conn.P2PHandshake{
 		IsServer:       isServer,
 		RemoteID:       remoteID,
 		RemoteIdentity: c.remote.wire(),
@@ -244,7 +253,7 @@ func (p *p2pTransport) startData(now time.Time, est *rendezvous.Established, isS
 	if err != nil {
 		return err
 	}
-	t.cc = cc
+	t.ec = ec
 	p.udp = t
 	c.s.track(t)
 	c.flags = p.flags()
@@ -309,7 +318,7 @@ func (p *p2pTransport) onRoute(r ice.Route) {
 	c := p.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p.udp == nil || p.udp.gone {
+	if !p.dataLive() {
 		p.route = r
 		return
 	}
@@ -317,7 +326,7 @@ func (p *p2pTransport) onRoute(r ice.Route) {
 	first := p.route.Kind == ice.RouteNone
 	p.route = r
 	p.useRoute(now, first)
-	p.udp.kick(now)
+	p.udp.ec.Kick(now)
 }
 
 // useRoute points the data path at the selected route: connection info,
@@ -326,10 +335,16 @@ func (p *p2pTransport) useRoute(now time.Time, first bool) {
 	c := p.c
 	c.remoteAddr = p.route.Remote
 	c.flags = p.flags()
+	// A new path for the new route: the connection's packet numbers, keys
+	// and reliability carry on over it.
+	old := p.path
+	p.path = &icePath{p: p, route: p.route}
+	p.udp.ec.SetActivePath(p.path)
+	p.udp.ec.RemovePath(old)
 	if first {
 		p.sendEarly(now)
 	}
-	p.udp.cc.RouteChanged(now)
+	p.udp.ec.RouteChanged(now)
 	p.checkConfirmed(now)
 }
 
@@ -337,24 +352,29 @@ func (p *p2pTransport) useRoute(now time.Time, first bool) {
 func (p *p2pTransport) onReceive(b []byte) {
 	c := p.c
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := p.udp
-	if t == nil || t.gone {
+	if !p.dataLive() {
+		c.mu.Unlock()
 		return
 	}
+	ec, path := p.udp.ec, p.path
+	c.mu.Unlock()
 	now := c.s.now()
-	t.cc.Receive(now, b)
-	p.checkConfirmed(now)
-	t.kick(now)
+	ec.Receive(now, path, b) // takes c.mu
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.dataLive() {
+		p.checkConfirmed(now)
+		ec.Kick(now)
+	}
 }
 
 // checkConfirmed moves FindingRoute to Connected once a data packet
 // decrypted and a route is selected.
 func (p *p2pTransport) checkConfirmed(now time.Time) {
-	if p.confirmed || p.route.Kind == ice.RouteNone || p.udp.cc.DataPacketsReceived() == 0 {
+	if p.confirmed || p.route.Kind == ice.RouteNone || p.udp.ec.DataPacketsReceived() == 0 {
 		return
 	}
-	if p.udp.cc.State() != conn.StateConnected {
+	if p.udp.ec.State() != conn.StateConnected {
 		return
 	}
 	p.confirmed = true
@@ -370,10 +390,10 @@ func (p *p2pTransport) checkConfirmed(now time.Time) {
 func (p *p2pTransport) flags() ConnInfoFlags {
 	var f ConnInfoFlags
 	if p.udp != nil {
-		if !p.udp.cc.Authenticated() {
+		if !p.udp.ec.Authenticated() {
 			f |= ConnInfoUnauthenticated
 		}
-		if !p.udp.cc.Encrypted() {
+		if !p.udp.ec.Encrypted() {
 			f |= ConnInfoUnencrypted
 		}
 	}
@@ -423,8 +443,8 @@ func (p *p2pTransport) kick(now time.Time) {
 			p.release()
 		}
 	}
-	if p.udp != nil && !p.udp.gone {
-		p.udp.kick(now)
+	if p.dataLive() {
+		p.udp.ec.Kick(now)
 	}
 	p.arm(now, deadline)
 }
@@ -478,8 +498,8 @@ func (p *p2pTransport) fail(now time.Time, reason EndReason, debug string) {
 
 // stopData stops ICE and drops the data path without sending on it.
 func (p *p2pTransport) stopData() {
-	if p.udp != nil && !p.udp.gone {
-		p.udp.destroy()
+	if p.dataLive() {
+		p.udp.ec.Destroy()
 	}
 	p.closeICE()
 	for _, m := range p.early {
@@ -503,7 +523,7 @@ func (p *p2pTransport) sendEarly(now time.Time) {
 		t.configureLanes(p.lanePrio, p.laneW)
 	}
 	for _, m := range p.early {
-		t.cc.Send(now, m.lane, m.data, m.flags&SendReliable != 0, m.flags&SendNoNagle != 0)
+		t.ec.Send(now, m.lane, m.data, m.flags&SendReliable != 0, m.flags&SendNoNagle != 0)
 		bufpool.Put(m.data)
 	}
 	p.early, p.earlyBytes = nil, 0
@@ -511,7 +531,7 @@ func (p *p2pTransport) sendEarly(now time.Time) {
 
 // dataReady: messages go to the data path once it has a route.
 func (p *p2pTransport) dataReady() bool {
-	return p.udp != nil && !p.udp.gone && p.route.Kind != ice.RouteNone
+	return p.dataLive() && p.route.Kind != ice.RouteNone
 }
 
 func (p *p2pTransport) send(now time.Time, lane int, data []byte, flags SendFlags) (int64, Result) {
@@ -528,7 +548,7 @@ func (p *p2pTransport) send(now time.Time, lane int, data []byte, flags SendFlag
 	p.earlyNum[lane]++
 	cp := bufpool.Get(len(data))
 	copy(cp, data)
-	p.early = append(p.early, earlyMsg{lane: lane, data: cp, flags: flags})
+	p.early = append(p.early, p2pEarlyMsg{lane: lane, data: cp, flags: flags})
 	return p.earlyNum[lane], ResultOK
 }
 
@@ -542,7 +562,7 @@ func (p *p2pTransport) flush(now time.Time) {
 // through a signal; after, through ConnectionClosed on the route.
 func (p *p2pTransport) close(now time.Time, reason EndReason, debug string, linger bool) {
 	p.withSession(func(s *rendezvous.Session) { s.Close(now, int(reason), debug) })
-	if p.confirmed && p.udp != nil && !p.udp.gone {
+	if p.confirmed && p.dataLive() {
 		p.udp.close(now, reason, debug, linger)
 	} else {
 		p.stopData()
@@ -606,27 +626,49 @@ func (p *p2pTransport) description() string {
 	return "P2P " + p.c.remote.String()
 }
 
-// icePacketConn is the data path's socket: datagrams go to the ICE
-// session's selected route. Received datagrams come through onReceive.
-type icePacketConn struct{ p *p2pTransport }
+// dataLive reports whether the data path exists and is not torn down.
+func (p *p2pTransport) dataLive() bool { return p.udp != nil && !p.dataDone }
 
-func (pc *icePacketConn) ReadBatch([]endpoint.Packet) (int, error) { return 0, net.ErrClosed }
-
-// WriteBatch sends on the route; without one (or on a send error) the
-// datagrams are lost, which the protocol above recovers from.
-func (pc *icePacketConn) WriteBatch(ms []endpoint.Packet) (int, error) {
-	if s := pc.p.ice; s != nil {
-		for _, m := range ms {
-			s.Send(m.Buf)
-		}
-	}
-	return len(ms), nil
+// p2pOwner is the data path's owner: the UDP connection's, plus ICE's end
+// when the data path is torn down.
+type p2pOwner struct {
+	*udpConn
+	p *p2pTransport
 }
 
-func (pc *icePacketConn) LocalAddr() netip.AddrPort { return pc.p.route.Local }
+func (o p2pOwner) StateChanged(st conn.State, reason int, debug string) {
+	o.udpConn.StateChanged(st, reason, debug)
+	if st == conn.StateDead {
+		o.p.dataDone = true
+		o.p.closeICE()
+	}
+}
 
-// Close is the data path's end; ICE stops with the connection.
-func (pc *icePacketConn) Close() error {
-	pc.p.closeICE()
-	return nil
+// icePath is the data path over one ICE route: datagrams go to the ICE
+// session's selected pair (through the TURN relay for a relay route).
+// Received datagrams come through onReceive.
+type icePath struct {
+	p     *p2pTransport
+	route ice.Route
+}
+
+func (ip *icePath) Kind() engine.PathKind {
+	if ip.route.Kind == ice.RouteRelay {
+		return engine.PathRelayed
+	}
+	return engine.PathUDP
+}
+
+func (ip *icePath) RemoteAddr() netip.AddrPort { return ip.route.Remote }
+
+// WriteDatagrams sends on the route; without one (or on a send error) the
+// datagrams are lost, which the protocol above recovers from.
+func (ip *icePath) WriteDatagrams(ds [][]byte) {
+	s := ip.p.ice
+	if s == nil || ip.route.Kind == ice.RouteNone {
+		return
+	}
+	for _, d := range ds {
+		s.Send(d)
+	}
 }

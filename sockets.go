@@ -76,7 +76,7 @@ type Sockets struct {
 	qmu sync.Mutex
 
 	liveMu sync.Mutex
-	live   map[*udpTransport]struct{} // UDP connections not yet torn down
+	live   map[*udpConn]struct{} // UDP connections not yet torn down
 
 	cbMu        sync.Mutex
 	callbacks   []func()
@@ -129,7 +129,7 @@ func New(cfg Config) (*Sockets, error) {
 		usedIDs:     make(map[Conn]struct{}),
 		listens:     make(map[ListenSocket]*listenSocket),
 		groups:      make(map[PollGroup]*pollGroup),
-		live:        make(map[*udpTransport]struct{}),
+		live:        make(map[*udpConn]struct{}),
 		authAvail:   AvailabilityNeverTried,
 		authDebug:   "Not Attempted",
 		authHandler: cfg.OnAuthenticationStatus,
@@ -213,25 +213,25 @@ func (s *Sockets) Close() error {
 	s.pairListens = nil
 	s.mu.Unlock()
 	for _, ls := range pairListens {
-		ls.udp.close()
+		ls.udp.Close()
 	}
 	// Connections in FinWait or Linger go at once: nothing is left to
 	// answer their peers.
 	s.liveMu.Lock()
-	live := make([]*udpTransport, 0, len(s.live))
+	live := make([]*udpConn, 0, len(s.live))
 	for t := range s.live {
 		live = append(live, t)
 	}
 	s.liveMu.Unlock()
 	for _, t := range live {
 		t.c.mu.Lock()
-		t.flushOut()
-		t.destroy()
+		t.ec.FlushAndDestroy()
 		t.c.mu.Unlock()
 	}
 	s.mu.Lock()
 	for h, g := range s.groups {
 		s.qmu.Lock()
+		g.destroyed = true
 		g.detachAll()
 		s.qmu.Unlock()
 		delete(s.groups, h)

@@ -222,3 +222,35 @@ func TestPollGroupBusyPollReadsTheSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiveWaitEndsWhenHandleGoes: a wait on a poll group or a connection
+// returns -1 once the application destroys it.
+func TestReceiveWaitEndsWhenHandleGoes(t *testing.T) {
+	s := newTestSockets(t)
+	a, _, _ := s.CreateSocketPair(false, nil, nil)
+	g := s.CreatePollGroup()
+	s.SetConnectionPollGroup(a, g)
+	results := make(chan int, 2)
+	out := make([]*Message, 4)
+	go func() {
+		n, _ := s.ReceiveMessagesOnPollGroupWait(context.Background(), g, out[:2])
+		results <- n
+	}()
+	go func() {
+		n, _ := s.ReceiveMessagesOnConnectionWait(context.Background(), a, out[2:])
+		results <- n
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.DestroyPollGroup(g)
+	s.CloseConnection(a, 0, "", false)
+	for range 2 {
+		select {
+		case n := <-results:
+			if n != -1 {
+				t.Errorf("wait returned %d, want -1", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a wait outlived its handle")
+		}
+	}
+}
