@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mistnet/mist/internal/p2p/trivial/trivialtest"
 )
 
 // signalNet is in-process custom signaling between instances: every signal
@@ -390,4 +393,55 @@ func TestP2PICEDisabledFails(t *testing.T) {
 		t.Errorf("end reason %d (%s), want 3998", info.EndReason, info.EndDebug)
 	}
 	_ = time.Second
+}
+
+func TestP2PTrivialSignalingServerLoopback(t *testing.T) {
+	srv, err := trivialtest.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := Config{SignalingServer: srv.Addr()}
+	p := &p2pPeers{lis: newP2PSockets(t, "alice", cfg), con: newP2PSockets(t, "bob", cfg)}
+	ls, err := p.lis.CreateListenSocketP2P(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ls = ls
+	p.watch()
+	alice, _ := p.lis.Identity()
+	waitFor(t, "registration", func() bool { return srv.Registered(alice.String()) })
+	// A connection to a port nobody listens on is ignored silently by the
+	// built-in signaling and times out.
+	short := Int32Value(OptTimeoutInitial, 1000)
+	lost, err := p.con.ConnectP2P(alice, 9, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cconn, err = p.con.ConnectP2P(alice, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 100)
+	st, r := p.con.ConnectionRealTimeStatus(p.cconn, nil)
+	if r != ResultOK || st.State != StateConnected || st.Ping < 0 {
+		t.Errorf("status %+v, %v", st, r)
+	}
+	detail, _ := p.lis.DetailedConnectionStatus(p.lconn)
+	if !strings.Contains(detail, "Route: ") {
+		t.Errorf("detailed status lacks the route:\n%s", detail)
+	}
+	waitFor(t, "timeout of the connection to port 9", func() bool {
+		info, _ := p.con.ConnectionInfo(lost)
+		return info.State == StateProblemDetectedLocally
+	}, p.lis, p.con)
+	if info, _ := p.con.ConnectionInfo(lost); info.EndReason != EndMiscTimeout {
+		t.Errorf("port 9: end reason %d (%s), want 5003", info.EndReason, info.EndDebug)
+	}
+	p.lis.CloseConnection(p.lconn, 1001, "done", false)
+	waitFor(t, "connector sees the close", func() bool {
+		info, _ := p.con.ConnectionInfo(p.cconn)
+		return info.State == StateClosedByPeer && info.EndReason == 1001
+	}, p.lis, p.con)
 }
