@@ -87,6 +87,7 @@ type p2pState struct {
 	// candidates for tests on one machine.
 	iceNet      piontransport.Net
 	iceLoopback bool
+	iceTiming   *ice.Timing
 }
 
 func newP2PState(s *Sockets) *p2pState {
@@ -522,6 +523,9 @@ func (m *p2pState) iceConfig(cfg *configStore, controlling bool, localID uint32)
 		// The controlling side moves a relayed route to a direct pair that
 		// succeeds later, as GNS's controlling agent does.
 		Timing: ice.Timing{Upgrade: time.Second},
+	}
+	if m.iceTiming != nil {
+		ic.Timing = *m.iceTiming
 	}
 	if m.iceLoopback {
 		ic.Loopback = true

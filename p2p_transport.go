@@ -333,7 +333,7 @@ func (p *p2pTransport) onRoute(r ice.Route) {
 // queued messages on the first route, an immediate ping to confirm it.
 func (p *p2pTransport) useRoute(now time.Time, first bool) {
 	c := p.c
-	c.remoteAddr = p.route.Remote
+	c.remoteAddr = routeAddr(p.route)
 	c.flags = p.flags()
 	// A new path for the new route: the connection's packet numbers, keys
 	// and reliability carry on over it.
@@ -384,6 +384,17 @@ func (p *p2pTransport) checkConfirmed(now time.Time) {
 		c.flags = p.flags()
 		c.setState(StateConnected)
 	}
+}
+
+// routeAddr is the remote address route r sends to: the peer's for a
+// direct route, the relay's for a relayed one (never the peer's own
+// address behind a relay).
+func routeAddr(r ice.Route) netip.AddrPort {
+	if r.LocalType == ice.TypeRelay && r.RemoteType != ice.TypeRelay {
+		// Our relay forwards to the peer: the relay is where we send.
+		return r.Local
+	}
+	return r.Remote
 }
 
 // flags are the connection info flags of the current route.
@@ -659,7 +670,7 @@ func (ip *icePath) Kind() engine.PathKind {
 	return engine.PathUDP
 }
 
-func (ip *icePath) RemoteAddr() netip.AddrPort { return ip.route.Remote }
+func (ip *icePath) RemoteAddr() netip.AddrPort { return routeAddr(ip.route) }
 
 // WriteDatagrams sends on the route; without one (or on a send error) the
 // datagrams are lost, which the protocol above recovers from.
