@@ -17,11 +17,11 @@ func TestNagleHoldsThenSends(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := netsim.NewNetwork(netsim.WithFaults(netsim.Faults{Lag: time.Millisecond}))
 		opts := append([]ConfigValue{Int32Value(OptNagleTime, 5000)}, fastOpts...)
-		p := newUDPPairWith(t, opts, opts, func(s *Sockets) {
-			s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) }
-			s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+		p := newUDPPairWith(t, opts, opts, netSeams{
+			listen: func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) },
+			dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
 				return net.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
-			}
+			},
 		}, netip.MustParseAddr("10.0.0.1"))
 		defer p.client.Close()
 		defer p.server.Close()

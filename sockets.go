@@ -114,16 +114,28 @@ type Sockets struct {
 	// pressed is a connection whose queue passed three quarters of its
 	// limit. See yieldToReaders.
 	pressed atomic.Pointer[connection]
-	// packetListen and packetDial replace the UDP sockets in tests.
-	packetListen func(netip.AddrPort) (endpoint.PacketConn, error)
-	packetDial   func(netip.AddrPort) (endpoint.PacketConn, error)
+	// seams replace the UDP sockets in tests.
+	seams netSeams
 
 	p2p *p2pState
 }
 
+// netSeams replace the sockets an instance opens, for tests (an in-memory
+// network, fault injection, stalled reads). Zero fields open real sockets.
+type netSeams struct {
+	// listen opens a listen socket (and a loopback pair's hidden one).
+	listen func(netip.AddrPort) (endpoint.PacketConn, error)
+	// dial opens the socket of an outbound connection to the address.
+	dial func(netip.AddrPort) (endpoint.PacketConn, error)
+}
+
 // New creates an interface instance.
-func New(cfg Config) (*Sockets, error) {
+func New(cfg Config) (*Sockets, error) { return newSockets(cfg, netSeams{}) }
+
+// newSockets is New with the sockets replaced as seams says.
+func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 	s := &Sockets{
+		seams:       seams,
 		identity:    cfg.Identity,
 		conns:       make(map[Conn]*connection),
 		usedIDs:     make(map[Conn]struct{}),

@@ -38,17 +38,16 @@ type udpConn struct {
 
 // Settings is engine.Owner.Settings.
 func (t *udpConn) Settings() engine.Settings {
-	cfg := t.c.cfg
-	t.maxMsgs = int(cfg.int(OptRecvBufferMessages))
-	t.maxBytes = int(cfg.int(OptRecvBufferSize))
+	cfg := t.c.cfg.sc.Connection()
+	t.maxMsgs, t.maxBytes = cfg.RecvBufferMessages, cfg.RecvBufferSize
 	return engine.Settings{
-		NagleTime:                time.Duration(cfg.int(OptNagleTime)) * time.Microsecond,
-		SendBufferSize:           int(cfg.int(OptSendBufferSize)),
-		RecvBufferSize:           t.maxBytes,
-		RecvMaxMessageSize:       int(cfg.int(OptRecvMaxMessageSize)),
-		RecvMaxSegmentsPerPacket: int(cfg.int(OptRecvMaxSegmentsPerPacket)),
-		SendRateMin:              int(cfg.int(OptSendRateMin)),
-		SendRateMax:              int(cfg.int(OptSendRateMax)),
+		NagleTime:                cfg.NagleTime,
+		SendBufferSize:           cfg.SendBufferSize,
+		RecvBufferSize:           cfg.RecvBufferSize,
+		RecvMaxMessageSize:       cfg.RecvMaxMessageSize,
+		RecvMaxSegmentsPerPacket: cfg.RecvMaxSegmentsPerPacket,
+		SendRateMin:              cfg.SendRateMin,
+		SendRateMax:              cfg.SendRateMax,
 	}
 }
 
@@ -89,10 +88,8 @@ func (t *udpConn) StateChanged(st conn.State, reason int, debug string) {
 			c.flags = connFlags(t.ec, c.remoteAddr)
 			c.setState(StateConnected)
 		}
-	case conn.StateClosedByPeer:
-		c.ended(StateClosedByPeer, EndReason(reason), debug)
-	case conn.StateProblemDetectedLocally:
-		c.ended(StateProblemDetectedLocally, EndReason(reason), debug)
+	case conn.StateClosedByPeer, conn.StateProblemDetectedLocally:
+		c.ended(ConnState(st), EndReason(reason), debug)
 	case conn.StateDead:
 		s := c.s
 		s.liveMu.Lock()
@@ -209,8 +206,8 @@ func (s *Sockets) track(t *udpConn) {
 }
 
 func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error) {
-	if s.packetListen != nil {
-		return s.packetListen(addr)
+	if s.seams.listen != nil {
+		return s.seams.listen(addr)
 	}
 	// GRO lets one read take a train of datagrams a GSO sender wrote at
 	// once; its buffers (at most 256 KiB) are paid once per listen socket,
@@ -223,8 +220,8 @@ func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error)
 }
 
 func (s *Sockets) dialPacket(remote netip.AddrPort) (endpoint.PacketConn, error) {
-	if s.packetDial != nil {
-		return s.packetDial(remote)
+	if s.seams.dial != nil {
+		return s.seams.dial(remote)
 	}
 	pc, err := endpoint.Dial(remote, nil)
 	if err != nil {
@@ -448,9 +445,10 @@ func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool)
 	return h, nil
 }
 
-// engineConfig gathers a connection's protocol settings from its config.
+// engineConfig gathers a connection's protocol settings from a snapshot
+// of its config.
 func (s *Sockets) engineConfig(c *connection, t *udpConn, allowWithoutAuth int) engine.Config {
-	ms := func(opt ConfigOption) time.Duration { return time.Duration(c.cfg.int(opt)) * time.Millisecond }
+	cfg := c.cfg.sc.Connection()
 	return engine.Config{
 		Protocol: conn.Config{
 			LocalID:          uint32(c.handle),
@@ -459,13 +457,13 @@ func (s *Sockets) engineConfig(c *connection, t *udpConn, allowWithoutAuth int) 
 			AppID:            s.appID,
 			Trusted:          s.trusted,
 			AllowWithoutAuth: allowWithoutAuth,
-			Unencrypted:      int(c.cfg.int(OptUnencrypted)),
-			TimeoutInitial:   ms(OptTimeoutInitial),
-			TimeoutConnected: ms(OptTimeoutConnected),
-			MTU:              int(c.cfg.int(OptMTUPacketSize)),
+			Unencrypted:      cfg.Unencrypted,
+			TimeoutInitial:   cfg.TimeoutInitial,
+			TimeoutConnected: cfg.TimeoutConnected,
+			MTU:              cfg.MTUPacketSize,
 			AllowSpamReply:   allowSpamReply,
 
-			SendTimeSincePrevious: c.cfg.int(OptSendTimeSincePreviousPacket) > 0,
+			SendTimeSincePrevious: cfg.SendTimeSincePreviousPacket > 0,
 		},
 		Lock:  &c.mu,
 		Owner: t,

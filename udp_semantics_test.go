@@ -5,16 +5,6 @@ import (
 	"testing"
 )
 
-func serverState(p *udpPair) ConnectionInfo {
-	info, _ := p.server.ConnectionInfo(p.sconn)
-	return info
-}
-
-func clientState(p *udpPair) ConnectionInfo {
-	info, _ := p.client.ConnectionInfo(p.cconn)
-	return info
-}
-
 func TestUDPCloseReachesPeer(t *testing.T) {
 	p := newUDPPair(t, fastOpts, fastOpts)
 	p.client.CloseConnection(p.cconn, 1042, "done here", false)
@@ -105,7 +95,8 @@ func TestUDPLinger(t *testing.T) {
 func TestUDPReceiveBackPressure(t *testing.T) {
 	server := append([]ConfigValue{Int32Value(OptRecvBufferMessages, 2)}, fastOpts...)
 	p := newUDPPair(t, server, fastOpts)
-	for i := range 10 {
+	const total = 6
+	for i := range total {
 		p.client.SendMessageToConnection(p.cconn, pattern(i, 100), SendReliable)
 	}
 	// The queue fills to its limit and stays there while unread.
@@ -123,7 +114,7 @@ func TestUDPReceiveBackPressure(t *testing.T) {
 			next++
 			buf[0].Release()
 		}
-		return next == 10
+		return next == total
 	}, p.server, p.client)
 	if serverState(p).State != StateConnected {
 		t.Error("connection ended")

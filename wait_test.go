@@ -182,16 +182,14 @@ func (s *switchedReads) Close() error {
 // with the receive loop stalled, a connected client is still echoed.
 func TestPollGroupBusyPollReadsTheSocket(t *testing.T) {
 	var sw *switchedReads
-	p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
-		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) {
-			pc, err := endpoint.Listen(a, nil)
-			if err != nil {
-				return nil, err
-			}
-			sw = &switchedReads{UDPConn: pc, closed: make(chan struct{})}
-			return sw, nil
+	p := newUDPPairWith(t, fastOpts, fastOpts, netSeams{listen: func(a netip.AddrPort) (endpoint.PacketConn, error) {
+		pc, err := endpoint.Listen(a, nil)
+		if err != nil {
+			return nil, err
 		}
-	}, netip.MustParseAddr("127.0.0.1"))
+		sw = &switchedReads{UDPConn: pc, closed: make(chan struct{})}
+		return sw, nil
+	}}, netip.MustParseAddr("127.0.0.1"))
 	g := p.server.CreatePollGroup()
 	p.server.SetConnectionPollGroup(p.sconn, g)
 
