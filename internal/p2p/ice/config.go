@@ -1,6 +1,7 @@
 package ice
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -111,10 +112,11 @@ type Timing struct {
 	// pair through a relay while a direct pair may still succeed (pion:
 	// 2 s, or 0 in relay-only mode).
 	RelayWait time.Duration
-	// Upgrade, when positive, lets the controlling side move the route to
-	// a better pair that succeeds after the first selection (relay to
-	// direct), checking every Upgrade. GNS's controlling agent does this on
-	// its own; the controlled side always follows.
+	// Upgrade is how often the controlling side looks for a better pair
+	// than the selected one (relay to direct, or a much faster pair) and
+	// moves the route to it, as GNS's controlling agent does. Zero means
+	// every 3 s (pion's default); negative turns upgrades off. The
+	// controlled side always follows the controlling side's choice.
 	Upgrade time.Duration
 }
 
@@ -210,4 +212,17 @@ func parseServer(entry, scheme string) (string, error) {
 		return "", fmt.Errorf("ice: server %q: bad host %q", entry, host)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// CheckImplementation maps P2P_Transport_ICE_Implementation (config 110)
+// as a GNS build without WebRTC does: 0 (default) and 1 (native) run this
+// package; 2 (WebRTC) fails with end reason 3999, anything else with 5001.
+func CheckImplementation(v int32) (endReason int, err error) {
+	switch v {
+	case 0, 1:
+		return 0, nil
+	case 2:
+		return EndNotCompiled, errors.New("ice: P2P_Transport_ICE_Implementation 2 (WebRTC) is not available")
+	}
+	return EndGeneric, fmt.Errorf("ice: invalid P2P_Transport_ICE_Implementation %d", v)
 }

@@ -8,6 +8,7 @@ import (
 // End reasons (ESteamNetConnectionEnd values) that ICE failures map to.
 const (
 	EndNotEnabled        = 3998 // k_nICECloseCode_Local_UserNotEnabled
+	EndNotCompiled       = 3999 // k_nICECloseCode_Local_NotCompiled
 	EndRendezvousTimeout = 5008 // k_ESteamNetConnectionEnd_Misc_P2P_Rendezvous
 	EndNATFirewall       = 5009 // k_ESteamNetConnectionEnd_Misc_P2P_NAT_Firewall
 	EndLocalNoPublic     = 3006 // k_ESteamNetConnectionEnd_Local_P2P_ICE_NoPublicAddresses
@@ -28,8 +29,8 @@ var (
 	ErrTooManyCandidates = errors.New("ice: too many remote candidates")
 	// ErrLoopback: a loopback candidate, which GNS drops too.
 	ErrLoopback = errors.New("ice: loopback candidate")
-	// ErrBadCredentials: an empty remote password.
-	ErrBadCredentials = errors.New("ice: empty remote password")
+	// ErrBadCredentials: an empty or oversized (over 256 bytes) remote password.
+	ErrBadCredentials = errors.New("ice: remote password empty or too long")
 )
 
 // NoRouteError says no candidate pair worked within Config.RouteTimeout.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,6 +127,27 @@ func (p *peer) waitRoute(t *testing.T, d time.Duration) Route {
 	return Route{}
 }
 
+// waitKind returns the first route of kind want that p selects, or fails
+// after d showing the last route seen.
+func (p *peer) waitKind(t *testing.T, want RouteKind, d time.Duration) Route {
+	t.Helper()
+	deadline := time.After(d)
+	var last Route
+	for {
+		select {
+		case r := <-p.routes:
+			if r.Kind == want {
+				return r
+			}
+			last = r
+		case err := <-p.failed:
+			t.Fatalf("%s failed: %v", p.name, err)
+		case <-deadline:
+			t.Fatalf("%s: no %v route after %v (last %+v, sent candidates %q)", p.name, want, d, last, p.box.sent())
+		}
+	}
+}
+
 // exchange sends datagrams both ways over the selected routes and checks
 // they arrive intact.
 func exchange(t *testing.T, a, b *peer) {
@@ -166,6 +188,9 @@ func TestSendBeforeRoute(t *testing.T) {
 	}
 	if err := p.s.SetRemoteCredentials(8, ""); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("empty password: %v", err)
+	}
+	if err := p.s.SetRemoteCredentials(8, strings.Repeat("p", 257)); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("oversized password: %v", err)
 	}
 	if err := p.s.AddRemoteCandidate("candidate:1 0 udp 1 127.0.0.1 9 typ host"); err != nil {
 		t.Fatalf("loopback candidate with Loopback set: %v", err)

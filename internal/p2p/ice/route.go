@@ -45,6 +45,16 @@ type Route struct {
 	RTT time.Duration
 }
 
+// InfoRemote is the remote address to show in connection info: Remote,
+// except for relay routes, where GNS clears it so that neither side shows
+// the other's address.
+func (r Route) InfoRemote() netip.AddrPort {
+	if r.Kind == RouteRelay {
+		return netip.AddrPort{}
+	}
+	return r.Remote
+}
+
 // kindOf classifies a pair as GNS does when a pair is selected: relay if
 // either candidate is a relay; "probably local" if the remote candidate is a
 // host or peer-reflexive address inside a subnet of one of our LAN or

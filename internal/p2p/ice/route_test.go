@@ -53,3 +53,22 @@ func TestSessionScoreUsesPenalty(t *testing.T) {
 		t.Fatalf("score %d", got)
 	}
 }
+
+func TestInfoRemoteHidesRelay(t *testing.T) {
+	a := netip.MustParseAddrPort("1.2.3.4:5000")
+	if (Route{Kind: RouteRelay, Remote: a}).InfoRemote().IsValid() {
+		t.Fatal("relay route shows its remote address")
+	}
+	if (Route{Kind: RouteUDP, Remote: a}).InfoRemote() != a {
+		t.Fatal("direct route hides its remote address")
+	}
+}
+
+func TestCheckImplementation(t *testing.T) {
+	for v, want := range map[int32]int{0: 0, 1: 0, 2: 3999, 3: 5001, -1: 5001} {
+		code, err := CheckImplementation(v)
+		if code != want || (want == 0) != (err == nil) {
+			t.Errorf("CheckImplementation(%d) = %d, %v; want %d", v, code, err, want)
+		}
+	}
+}

@@ -21,6 +21,10 @@ import (
 // a handful (host per interface, srflx, relay).
 const maxRemoteCandidates = 64
 
+// maxPasswordLen bounds the peer's ICE password (GNS sends 5 characters,
+// WebRTC peers 24).
+const maxPasswordLen = 256
+
 // receiveBufferSize holds any UDP datagram.
 const receiveBufferSize = 64 * 1024
 
@@ -200,7 +204,7 @@ func NewSession(cfg Config) (*Session, error) {
 		// does that only through renomination, which adds a NOMINATION
 		// attribute: a GNS peer ignores the attribute (comprehension-
 		// optional) and acts on the USE-CANDIDATE as GNS's own upgrade.
-		if t.Upgrade > 0 && cfg.Controlling {
+		if t.Upgrade >= 0 && cfg.Controlling {
 			opts = append(opts,
 				pion.WithRenomination(pion.DefaultNominationValueGenerator()),
 				pion.WithAutomaticRenomination(t.Upgrade))
@@ -441,7 +445,7 @@ func (s *Session) AddRemoteCandidate(line string) error {
 // is a no-op; the first values win otherwise, as the ICE session cannot
 // change them.
 func (s *Session) SetRemoteCredentials(remoteConnectionID uint32, password string) error {
-	if password == "" {
+	if password == "" || len(password) > maxPasswordLen {
 		return ErrBadCredentials
 	}
 	ufrag := UfragForConnectionID(remoteConnectionID)
