@@ -445,3 +445,16 @@ func TestP2PTrivialSignalingServerLoopback(t *testing.T) {
 		return info.State == StateClosedByPeer && info.EndReason == 1001
 	}, p.lis, p.con)
 }
+
+func TestP2PICEImplementationWebRTCUnavailable(t *testing.T) {
+	s := newP2PSockets(t, "alice", Config{})
+	peer, _ := GenericStringIdentity("bob")
+	h, err := s.ConnectP2PCustomSignaling(SignalingFuncs{OnSend: func(SignalingHeader, []byte) bool { return true }}, peer, 1,
+		Int32Value(OptP2PTransportICEImplementation, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := s.ConnectionInfo(h); info.State != StateProblemDetectedLocally || info.EndReason != 3999 {
+		t.Errorf("state %v reason %d (%s), want ProblemDetectedLocally 3999", info.State, info.EndReason, info.EndDebug)
+	}
+}

@@ -123,6 +123,10 @@ func (p *p2pTransport) withSession(f func(s *rendezvous.Session)) {
 // queues its password as the first reliable ICE message. A failure ends
 // the connection with the ICE failure's reason.
 func (p *p2pTransport) startICE(now time.Time, controlling bool) {
+	if reason, err := ice.CheckImplementation(int32(p.c.cfg.int(OptP2PTransportICEImplementation))); err != nil {
+		p.fail(now, EndReason(reason), err.Error())
+		return
+	}
 	ic, err := p.m.iceConfig(p.c.cfg, controlling, uint32(p.c.handle))
 	if err == nil {
 		ic.OnCandidate = p.onCandidate
