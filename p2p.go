@@ -411,6 +411,9 @@ func (s *Sockets) p2pInbound(now time.Time, req *rendezvous.Request, ctx Signali
 		// ignored silently; custom signaling offers it to the context.
 		return ErrSignalIgnored
 	}
+	if p := m.crossing(req, ls); p != nil {
+		return p.crossed(now, req, ctx)
+	}
 	parent := s.cfg
 	if ls != nil {
 		parent = ls.cfg
@@ -483,6 +486,23 @@ func (s *Sockets) p2pInbound(now time.Time, req *rendezvous.Request, ctx Signali
 	p.onSignal(now, in)
 	p.kick(now)
 	c.mu.Unlock()
+	return nil
+}
+
+// crossing finds our own symmetric connect request that req crossed: an
+// outbound connection to the same peer on the same ports, still waiting
+// for its answer.
+func (m *p2pState) crossing(req *rendezvous.Request, ls *listenSocket) *p2pTransport {
+	lsSymmetric := ls != nil && ls.cfg.int(OptSymmetricConnect) != 0
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for sess, p := range m.sessions {
+		if sess.Role() == rendezvous.Initiator && sess.State() == rendezvous.StateConnecting &&
+			(p.symmetric || lsSymmetric) && sess.RemoteIdentity() == req.Identity &&
+			sess.LocalVirtualPort() == req.LocalVirtualPort && sess.RemoteVirtualPort() == req.RemoteVirtualPort {
+			return p
+		}
+	}
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/p2p/trivial/trivialtest"
+	"github.com/mistnet/mist/internal/pb"
+	"google.golang.org/protobuf/proto"
 )
 
 // signalNet is in-process custom signaling between instances: every signal
@@ -307,6 +309,52 @@ func TestP2PHostileSignals(t *testing.T) {
 	if err := p.lis.ReceivedP2PCustomSignal(forged, ctx); err == nil {
 		t.Error("a request whose certificate names someone else was accepted")
 	}
+	// A signal for a connection id nobody has is dropped silently.
+	sig := func(m *pb.Rendezvous) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	unknown := sig(&pb.Rendezvous{ToConnectionId: proto.Uint32(0x12345678), FromIdentity: proto.String("str:bob"),
+		FromConnectionId: proto.Uint32(uint32(p.cconn)), IceEnabled: proto.Bool(true)})
+	if err := p.lis.ReceivedP2PCustomSignal(unknown, ctx); !errors.Is(err, ErrSignalUnknownConnection) {
+		t.Errorf("unknown connection: %v", err)
+	}
+	// A signal for the real connection from another identity, closing it.
+	impostor := sig(&pb.Rendezvous{ToConnectionId: proto.Uint32(uint32(p.lconn)), FromIdentity: proto.String("str:mallory"),
+		FromConnectionId: proto.Uint32(uint32(p.cconn)), IceEnabled: proto.Bool(true),
+		ConnectionClosed: &pb.Rendezvous_ConnectionClosed{ReasonCode: proto.Uint32(1000)}})
+	if err := p.lis.ReceivedP2PCustomSignal(impostor, ctx); !errors.Is(err, ErrSignalIdentityMismatch) {
+		t.Errorf("impostor: %v", err)
+	}
+	// The right identity with another connection id.
+	wrongID := sig(&pb.Rendezvous{ToConnectionId: proto.Uint32(uint32(p.lconn)), FromIdentity: proto.String("str:bob"),
+		FromConnectionId: proto.Uint32(uint32(p.cconn) ^ 0x10001), IceEnabled: proto.Bool(true),
+		ConnectionClosed: &pb.Rendezvous_ConnectionClosed{ReasonCode: proto.Uint32(1000)}})
+	if err := p.lis.ReceivedP2PCustomSignal(wrongID, ctx); !errors.Is(err, ErrSignalConnectionMismatch) {
+		t.Errorf("wrong connection id: %v", err)
+	}
+	// A flood of connect requests from "eve" (the same captured request
+	// again and again) creates one connection at most.
+	real := p.lconn
+	for range 200 {
+		p.lis.ReceivedP2PCustomSignal(req, ctx)
+	}
+	p.lis.RunCallbacks()
+	offered := map[Conn]bool{}
+	p.eventsLock.Lock()
+	for _, ev := range p.lisEvents {
+		if ev.Info.State == StateConnecting {
+			offered[ev.Conn] = true
+		}
+	}
+	p.eventsLock.Unlock()
+	if len(offered) > 2 {
+		t.Errorf("the flood of one request made %d connections", len(offered)-1)
+	}
+	p.lconn = real
 	// Garbage and impostors left the real connection alone.
 	exchange(t, p.con, p.cconn, p.lis, p.lconn, 20)
 	if st := p.state(p.lis, p.lconn); st != StateConnected {
@@ -456,5 +504,56 @@ func TestP2PICEImplementationWebRTCUnavailable(t *testing.T) {
 	}
 	if info, _ := s.ConnectionInfo(h); info.State != StateProblemDetectedLocally || info.EndReason != 3999 {
 		t.Errorf("state %v reason %d (%s), want ProblemDetectedLocally 3999", info.State, info.EndReason, info.EndDebug)
+	}
+}
+
+// TestP2PSymmetricConnectCrossing: both sides connect to each other at the
+// same time with SymmetricConnect; exactly one connection results, each
+// side keeping the handle its ConnectP2P call returned.
+func TestP2PSymmetricConnectCrossing(t *testing.T) {
+	for round := range 3 {
+		t.Run(fmt.Sprint("round", round), func(t *testing.T) {
+			sn := newSignalNet(0)
+			a := newP2PSockets(t, "alice", Config{})
+			b := newP2PSockets(t, "bob", Config{})
+			sn.join(t, a)
+			sn.join(t, b)
+			sym := Int32Value(OptSymmetricConnect, 1)
+			for _, s := range []*Sockets{a, b} {
+				if _, err := s.CreateListenSocketP2P(4, sym); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var inbound sync.Map // connections the listen sockets offered
+			for _, s := range []*Sockets{a, b} {
+				s.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
+					if ev.Info.ListenSocket != 0 {
+						inbound.Store(ev.Conn, true)
+					}
+				})
+			}
+			alice, _ := a.Identity()
+			bob, _ := b.Identity()
+			var ah, bh Conn
+			var errA, errB error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); ah, errA = a.ConnectP2PCustomSignaling(sn.signaling(bob.String()), bob, 4, sym) }()
+			go func() { defer wg.Done(); bh, errB = b.ConnectP2PCustomSignaling(sn.signaling(alice.String()), alice, 4, sym) }()
+			wg.Wait()
+			if errA != nil || errB != nil {
+				t.Fatalf("connect: %v / %v", errA, errB)
+			}
+			waitFor(t, "one connection, Connected on both sides", func() bool {
+				ia, _ := a.ConnectionInfo(ah)
+				ib, _ := b.ConnectionInfo(bh)
+				return ia.State == StateConnected && ib.State == StateConnected
+			}, a, b)
+			exchange(t, a, ah, b, bh, 20)
+			inbound.Range(func(k, _ any) bool {
+				t.Errorf("a listen socket offered connection %v besides the symmetric one", k)
+				return true
+			})
+		})
 	}
 }

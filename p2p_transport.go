@@ -38,6 +38,8 @@ type p2pTransport struct {
 	ls   *listenSocket           // acceptor: the listen socket, if any
 
 	ice *ice.Session
+	// iceGen numbers ICE sessions: callbacks of a replaced one are ignored.
+	iceGen int
 	// heldICE are the peer's ICE messages received before ICE started
 	// (an acceptor starts it when the application accepts).
 	heldICE []*pb.ICERendezvous
@@ -129,9 +131,11 @@ func (p *p2pTransport) startICE(now time.Time, controlling bool) {
 	}
 	ic, err := p.m.iceConfig(p.c.cfg, controlling, uint32(p.c.handle))
 	if err == nil {
-		ic.OnCandidate = p.onCandidate
-		ic.OnRoute = p.onRoute
-		ic.OnReceive = p.onReceive
+		p.iceGen++
+		gen := p.iceGen
+		ic.OnCandidate = func(line string) { p.onCandidate(gen, line) }
+		ic.OnRoute = func(r ice.Route) { p.onRoute(gen, r) }
+		ic.OnReceive = func(b []byte) { p.onReceive(gen, b) }
 		p.ice, err = ice.NewSession(ic)
 	}
 	if err != nil {
@@ -296,11 +300,73 @@ func (p *p2pTransport) accept(now time.Time) Result {
 	return ResultOK
 }
 
-// onCandidate signals one local candidate (ICE goroutine).
-func (p *p2pTransport) onCandidate(line string) {
+// crossed resolves a symmetric connect whose request crossed req from the
+// peer, as GNS does: both sides compare the two requests the same way and
+// exactly one becomes the acceptor. Here it is this side (the comparison
+// is positive): its own request is dropped silently (the peer dropped it
+// too), and the connection, keeping its handle, accepts req with a fresh
+// signaling session and ICE as the controlling agent. Otherwise req is
+// ignored and this side waits for the peer's answer.
+func (p *p2pTransport) crossed(now time.Time, req *rendezvous.Request, ctx SignalingRecvContext) error {
 	c := p.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p.sess == nil || p.lc == nil || c.state != StateConnecting {
+		return ErrSignalIgnored
+	}
+	if rendezvous.CompareSymmetric(uint32(c.handle), p.lc.Cert.Signed.GetCert(), req.ConnID, req.Cert.GetCert()) <= 0 {
+		return ErrSignalIgnored
+	}
+	policy := cert.Policy{AllowWithoutAuth: c.s.p2pAllowWithoutAuth(c.cfg), AppID: c.s.appID, Trusted: c.s.trusted, Now: now}
+	peer, err := rendezvous.ValidateRequest(req, policy)
+	if err != nil {
+		var ce *cert.Error
+		if errors.As(err, &ce) {
+			c.s.p2pReject(req, ce.Reason, ce.Msg, ctx)
+		}
+		return err
+	}
+	rcfg := p.rendezvousConfig(req.LocalVirtualPort, req.RemoteVirtualPort)
+	m := p.m
+	m.mu.Lock()
+	m.router.Remove(p.sess)
+	delete(m.sessions, p.sess)
+	sess, in, err := rendezvous.NewAcceptor(rcfg, req, now)
+	if err == nil {
+		if err = m.router.Add(sess); err == nil {
+			m.sessions[sess] = p
+		}
+	}
+	if err != nil {
+		// Keep the outbound attempt as it was.
+		m.router.Add(p.sess)
+		m.sessions[p.sess] = p
+		m.mu.Unlock()
+		return err
+	}
+	m.mu.Unlock()
+	p.closeICE()
+	p.heldICE = nil
+	p.route = ice.Route{}
+	p.routingReady = false
+	p.lc = nil
+	p.peer = peer
+	p.setSession(sess)
+	p.onSignal(now, in)
+	if r := p.accept(now); r != ResultOK {
+		return fmt.Errorf("mist: accepting the crossing request: %v", r)
+	}
+	return nil
+}
+
+// onCandidate signals one local candidate (ICE goroutine).
+func (p *p2pTransport) onCandidate(gen int, line string) {
+	c := p.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != p.iceGen || p.ice == nil {
+		return
+	}
 	now := c.s.now()
 	p.withSession(func(s *rendezvous.Session) {
 		s.QueueICE(now, &pb.ICERendezvous{AddCandidate: &pb.ICECandidate{Candidate: proto.String(line)}})
@@ -318,10 +384,13 @@ func (p *p2pTransport) onCandidate(line string) {
 
 // onRoute follows the ICE route (ICE goroutine): the first selection
 // starts the data path, later ones switch it.
-func (p *p2pTransport) onRoute(r ice.Route) {
+func (p *p2pTransport) onRoute(gen int, r ice.Route) {
 	c := p.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != p.iceGen || p.ice == nil {
+		return
+	}
 	if !p.dataLive() {
 		p.route = r
 		return
@@ -353,10 +422,10 @@ func (p *p2pTransport) useRoute(now time.Time, first bool) {
 }
 
 // onReceive takes a datagram from the peer (ICE goroutine).
-func (p *p2pTransport) onReceive(b []byte) {
+func (p *p2pTransport) onReceive(gen int, b []byte) {
 	c := p.c
 	c.mu.Lock()
-	if !p.dataLive() {
+	if gen != p.iceGen || !p.dataLive() {
 		c.mu.Unlock()
 		return
 	}
