@@ -116,9 +116,23 @@ func (m *p2pState) startSignaling(server string) error {
 	return nil
 }
 
+// close stops the signaling client, then drops every session left (closed
+// connections still answering signals): nothing is signalled after the
+// instance is closed.
 func (m *p2pState) close() {
 	if m.trivial != nil {
 		m.trivial.Close()
+	}
+	m.mu.Lock()
+	left := make([]*p2pTransport, 0, len(m.sessions))
+	for _, p := range m.sessions {
+		left = append(left, p)
+	}
+	m.mu.Unlock()
+	for _, p := range left {
+		p.c.mu.Lock()
+		p.destroy()
+		p.c.mu.Unlock()
 	}
 }
 
@@ -187,7 +201,8 @@ func (s *Sockets) ConnectP2P(remote Identity, virtualPort int, opts ...ConfigVal
 // ConnectP2PCustomSignaling is ConnectP2P with the application's own
 // signaling for this connection. Signals from the peer must be handed to
 // ReceivedP2PCustomSignal. sig is released some time after the
-// connection closes, also when this call fails.
+// connection closes, also when this call fails. With SymmetricConnect it
+// must not be called from inside OnConnectRequest.
 func (s *Sockets) ConnectP2PCustomSignaling(sig ConnectionSignaling, remote Identity, virtualPort int, opts ...ConfigValue) (Conn, error) {
 	h, err := s.connectP2P(sig, remote, virtualPort, opts)
 	if err != nil && sig != nil {
@@ -222,6 +237,11 @@ func (s *Sockets) connectP2P(sig ConnectionSignaling, remote Identity, virtualPo
 	}
 	m.mu.Unlock()
 	if symmetric {
+		// Serialized with received signals, so that a request from the
+		// peer either made its connection before this check or finds this
+		// connection as the one it crossed.
+		m.recvMu.Lock()
+		defer m.recvMu.Unlock()
 		if h, ok, err := s.symmetricExisting(remote, localPort, virtualPort); ok || err != nil {
 			return h, err
 		}
