@@ -251,6 +251,20 @@ section('an unknown option is reported in bounded text', function()
 	T.truthy(#out < 1000, string.format('report is %d bytes', #out))
 end)
 
+-- LuaJIT 2.1.0-beta3 passes a finalizer's error on even from a collector
+-- step inside compiled code, where it cannot unwind: with the JIT on, about
+-- one run in fifteen of the finalizer sections crashed in the unwinder
+-- (no frame of the module on the stack); with it off, none in forty. The
+-- finalizer sections therefore run interpreted, which is all they test.
+local function withoutJIT(f)
+	if not jit then return f() end
+	jit.off()
+	jit.flush()
+	local ok, err = pcall(f)
+	jit.on()
+	if not ok then error(err, 0) end
+end
+
 -- Resident memory of this process in KiB.
 local function residentKiB()
 	local f = io.open('/proc/self/status')
@@ -260,7 +274,7 @@ local function residentKiB()
 	return tonumber(text:match('VmRSS:%s*(%d+)'))
 end
 
-section('receive frees its batch when a finalizer raises during it', function()
+section('receive frees its batch when a finalizer raises during it', function() withoutJIT(function()
 	-- Lua 5.1 and LuaJIT pass an error raised by a __gc metamethod on to
 	-- whatever allocation ran the collector step; newproxy makes such an
 	-- object from Lua. Lua 5.4 only warns.
@@ -316,7 +330,56 @@ section('receive frees its batch when a finalizer raises during it', function()
 	-- Each leaked batch would hold 32 x 16 KiB.
 	T.truthy(grown < hits * 512 / 2, string.format('resident memory grew by %d KiB over %d raised receives', grown, hits))
 	Steam.shutdown()
-end)
+end) end)
+
+section('runCallbacks keeps an event whose delivery a finalizer interrupted', function() withoutJIT(function()
+	if not newproxy then
+		print('skip: no newproxy on this interpreter')
+		return
+	end
+	fresh()
+	local armed, finalized = false, 0
+	local function raiser()
+		finalized = finalized + 1
+		if armed then error('finalizer raised') end
+	end
+	-- The callback allocates nothing, so the collector steps that run the
+	-- finalizers happen while runCallbacks builds the event tables.
+	local seen = 0
+	function ns.onConnectionChanged(data)
+		if data.state == 'Connecting' then seen = seen + 1 end
+	end
+	local conns, raised = 0, 0
+	for round = 1, 20 do
+		for _ = 1, 40 do
+			ns.connectByIPAddress('127.0.0.1:' .. (T.port + 5))
+			conns = conns + 1
+		end
+		collectgarbage('collect')
+		for _ = 1, 200 do
+			local p = newproxy(true)
+			getmetatable(p).__gc = raiser
+		end
+		finalized = 0
+		local steps = 0
+		repeat
+			collectgarbage('step', 0)
+			steps = steps + 1
+		until finalized > 0 or steps > 10000
+		armed = true
+		local ok, err = pcall(Steam.runCallbacks)
+		armed = false
+		if not ok and tostring(err):find('finalizer raised', 1, true) then raised = raised + 1 end
+		collectgarbage('collect')
+		Steam.runCallbacks()
+	end
+	Steam.runCallbacks()
+	print(string.format('  %d connections, %d Connecting events seen, runCallbacks raised %d times', conns, seen, raised))
+	T.truthy(raised > 0, 'a finalizer raised inside runCallbacks')
+	T.eq(seen, conns, 'every Connecting event delivered')
+	ns.onConnectionChanged = nil
+	Steam.shutdown()
+end) end)
 
 local only = os.getenv('MIST_HOSTILE_ONLY')
 for _, name in ipairs(order) do
