@@ -381,6 +381,64 @@ section('runCallbacks keeps an event whose delivery a finalizer interrupted', fu
 	Steam.shutdown()
 end) end)
 
+section('callbacks and metamethods that call back into the module', function()
+	fresh()
+	-- A callback that runs callbacks again, then ends the session and
+	-- starts a new one: delivery goes on with the new session's events.
+	local depth, maxDepth, states = 0, 0, {}
+	function ns.onConnectionChanged(data)
+		depth = depth + 1
+		maxDepth = math.max(maxDepth, depth)
+		states[#states + 1] = data.state
+		if #states == 1 then Steam.runCallbacks() end
+		if #states == 2 then
+			Steam.shutdown()
+			T.eq(Steam.init(), true, 'init inside a callback')
+			T.truthy(ns.connectByIPAddress('127.0.0.1:' .. (T.port + 6)) ~= 0, 'connect inside a callback')
+		end
+		depth = depth - 1
+	end
+	for _ = 1, 3 do ns.connectByIPAddress('127.0.0.1:' .. (T.port + 6)) end
+	Steam.runCallbacks()
+	Steam.runCallbacks()
+	T.eq(maxDepth, 2, 'nested delivery')
+	T.eq(#states, 3, 'two events of the first session, then the new connection\'s')
+	-- Deep recursion (one level per queued event) ends, or stops with the
+	-- interpreter's C stack overflow error (Lua 5.1 and 5.4 allow about
+	-- 200 levels).
+	local levels, deepest = 0, 0
+	function ns.onConnectionChanged()
+		levels = levels + 1
+		deepest = math.max(deepest, levels)
+		Steam.runCallbacks()
+		levels = levels - 1
+	end
+	for _ = 1, 300 do ns.connectByIPAddress('127.0.0.1:' .. (T.port + 6)) end
+	local ok, err = pcall(Steam.runCallbacks)
+	if ok then
+		T.eq(deepest, 300, 'one level per event')
+	else
+		T.truthy(tostring(err):find('overflow', 1, true), 'stack overflow error: ' .. tostring(err))
+	end
+	ns.onConnectionChanged = nil
+	Steam.runCallbacks()
+	-- An __index that ends the session in the middle of sendMessages.
+	local m = setmetatable({ conn = 1, flag = R }, { __index = function() Steam.shutdown() return 'x' end })
+	T.raises('Steam.init() must be called first', 'sendMessages after a shutdown in __index', ns.sendMessages, 1, { m })
+	T.eq(Steam.init(), true, 'init again')
+	-- An __index that sends on its own.
+	local inner
+	m = setmetatable({ conn = 1, flag = R }, {
+		__index = function()
+			inner = ns.sendMessages(1, { { conn = 2, msg = 'inner', flag = R } })
+			return 'outer'
+		end,
+	})
+	T.eq(ns.sendMessages(1, { m })[1], false, 'outer batch result')
+	T.eq(inner[1], false, 'inner batch result')
+	Steam.shutdown()
+end)
+
 local only = os.getenv('MIST_HOSTILE_ONLY')
 for _, name in ipairs(order) do
 	if not only or only == '' or only == name then
