@@ -1,7 +1,7 @@
 # mist: `make test` runs the whole suite (CI calls it through .ci/run).
 GO ?= go
 
-.PHONY: test deps vet test-go test-generated test-lua test-bench lua bench demo
+.PHONY: test deps vet test-go test-generated test-lua test-bench lua bench demo soak
 
 test: deps vet test-go test-generated test-lua test-bench
 
@@ -36,3 +36,8 @@ bench: deps
 
 demo:
 	$(GO) run ./cmd/mist demo
+
+# The long scenario tests at full length: 10,000-message lossy transfers
+# and the many-connection runs that -race skips.
+soak:
+	$(GO) test -timeout 60m -run 'Lossy|ManyUDPConnections|IdleConnectionCost' -v . -args -mist.full

@@ -1,9 +1,6 @@
 package mist
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // lookup returns the connection behind h if the handle still exists to the
 // application, locked. The caller must unlock c.mu.
@@ -239,102 +236,6 @@ func (s *Sockets) FlushMessagesOnConnection(h Conn) Result {
 	return ResultNoConnection
 }
 
-// ReceiveMessagesOnConnection moves up to len(out) queued messages into out
-// and returns how many, or -1 if the handle is invalid. Each message must
-// be released.
-func (s *Sockets) ReceiveMessagesOnConnection(h Conn, out []*Message) int {
-	s.mu.RLock()
-	c := s.conns[h]
-	s.mu.RUnlock()
-	if c == nil {
-		return -1
-	}
-	n := s.popMessages(c, out)
-	if n == 0 && s.pollInline(c) {
-		n = s.popMessages(c, out)
-	}
-	if n > 0 && c.lastEmptyRecv.Load() != 0 {
-		// Only empty calls in a row are busy-polling: a blocking receiver
-		// finds the queue empty once, waits, and then finds messages.
-		c.lastEmptyRecv.Store(0)
-	}
-	return n
-}
-
-// popMessages moves up to len(out) of c's queued messages into out; -1 if
-// the application closed c.
-func (s *Sockets) popMessages(c *connection, out []*Message) int {
-	s.qmu.Lock()
-	defer s.qmu.Unlock()
-	if !c.accepting && c.queue.count == 0 {
-		// Closed by the application after the lookup.
-		return -1
-	}
-	n := 0
-	for n < len(out) && c.queue.head != nil {
-		m := c.queue.head
-		c.popLocked(m)
-		out[n] = m
-		n++
-	}
-	if n > 0 {
-		c.lastPop = time.Since(s.created)
-	}
-	return n
-}
-
-// maxGroupPollSockets bounds the sockets one busy-poll of a group reads:
-// a group of many client connections has a socket each, too many to read
-// on every call; their receive loops serve them.
-const maxGroupPollSockets = 4
-
-// pollGroupInline is pollInline for a poll group: it reads the sockets of
-// the group's connections (typically one listen socket).
-func (s *Sockets) pollGroupInline(pg *pollGroup) bool {
-	if !s.busyPolling(&pg.lastEmptyRecv) {
-		return false
-	}
-	var socks [maxGroupPollSockets]*udpSocket
-	s.qmu.Lock()
-	n := 0
-	if len(pg.socks) <= len(socks) {
-		for u := range pg.socks {
-			socks[n] = u
-			n++
-		}
-	}
-	s.qmu.Unlock()
-	got := false
-	for _, u := range socks[:n] {
-		got = u.poll() || got
-	}
-	return got
-}
-
-// busyPollWindow is how soon after an empty receive call another one marks
-// the caller as busy-polling. A game loop polling once a frame never
-// comes close; a loop spinning on the call does every time.
-const busyPollWindow = 100 * time.Microsecond
-
-// pollInline reads c's socket in the caller's goroutine when the caller
-// is busy-polling an empty queue (this is the second empty call in a row
-// within busyPollWindow), and reports whether it handled any datagrams.
-// Only busy-pollers pay for the system call.
-func (s *Sockets) pollInline(c *connection) bool {
-	if c.sock == nil {
-		return false
-	}
-	return s.busyPolling(&c.lastEmptyRecv) && c.sock.poll()
-}
-
-// busyPolling records an empty receive call in lastEmpty and reports
-// whether the previous call was empty too, within busyPollWindow.
-func (s *Sockets) busyPolling(lastEmpty *atomic.Int64) bool {
-	now := int64(time.Since(s.created))
-	prev := lastEmpty.Swap(now)
-	return prev != 0 && now-prev <= int64(busyPollWindow)
-}
-
 // ConnectionInfo describes the connection; false if the handle is invalid.
 func (s *Sockets) ConnectionInfo(h Conn) (ConnectionInfo, bool) {
 	c := s.lookup(h)
@@ -431,6 +332,7 @@ func (s *Sockets) DestroyPollGroup(g PollGroup) bool {
 	}
 	delete(s.groups, g)
 	s.qmu.Lock()
+	pg.destroyed = true
 	pg.detachAll()
 	s.qmu.Unlock()
 	return true
@@ -460,42 +362,4 @@ func (s *Sockets) SetConnectionPollGroup(h Conn, g PollGroup) bool {
 	c.setGroupLocked(pg)
 	s.qmu.Unlock()
 	return true
-}
-
-// ReceiveMessagesOnPollGroup moves up to len(out) messages queued on the
-// group's connections into out and returns how many, or -1 if g is invalid.
-func (s *Sockets) ReceiveMessagesOnPollGroup(g PollGroup, out []*Message) int {
-	s.mu.RLock()
-	pg := s.groups[g]
-	s.mu.RUnlock()
-	if pg == nil {
-		return -1
-	}
-	n := s.popGroup(pg, out)
-	if n == 0 && s.pollGroupInline(pg) {
-		n = s.popGroup(pg, out)
-	}
-	if n > 0 && pg.lastEmptyRecv.Load() != 0 {
-		pg.lastEmptyRecv.Store(0)
-	}
-	return n
-}
-
-// popGroup moves up to len(out) of the group's queued messages into out.
-func (s *Sockets) popGroup(pg *pollGroup, out []*Message) int {
-	s.qmu.Lock()
-	defer s.qmu.Unlock()
-	n := 0
-	var now time.Duration
-	for n < len(out) && pg.queue.head != nil {
-		m := pg.queue.head
-		if now == 0 {
-			now = time.Since(s.created)
-		}
-		m.owner.lastPop = now
-		m.owner.popLocked(m)
-		out[n] = m
-		n++
-	}
-	return n
 }

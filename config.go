@@ -10,68 +10,69 @@ import (
 // ConfigOption is a configuration option ID (ESteamNetworkingConfigValue).
 type ConfigOption int32
 
-// Configuration options, with GNS's IDs.
+// Configuration options, with GNS's IDs. Their values come from
+// internal/config, which holds the one option table.
 const (
 	OptInvalid                           ConfigOption = 0
-	OptFakePacketLossSend                ConfigOption = 2
-	OptFakePacketLossRecv                ConfigOption = 3
-	OptFakePacketLagSend                 ConfigOption = 4
-	OptFakePacketLagRecv                 ConfigOption = 5
-	OptFakePacketReorderSend             ConfigOption = 6
-	OptFakePacketReorderRecv             ConfigOption = 7
-	OptFakePacketReorderTime             ConfigOption = 8
-	OptSendBufferSize                    ConfigOption = 9
-	OptSendRateMin                       ConfigOption = 10
-	OptSendRateMax                       ConfigOption = 11
-	OptNagleTime                         ConfigOption = 12
-	OptLogLevelAckRTT                    ConfigOption = 13
-	OptLogLevelPacketDecode              ConfigOption = 14
-	OptLogLevelMessage                   ConfigOption = 15
-	OptLogLevelPacketGaps                ConfigOption = 16
-	OptLogLevelP2PRendezvous             ConfigOption = 17
-	OptLogLevelSDRRelayPings             ConfigOption = 18
-	OptIPAllowWithoutAuth                ConfigOption = 23
-	OptTimeoutInitial                    ConfigOption = 24
-	OptTimeoutConnected                  ConfigOption = 25
-	OptFakePacketDupSend                 ConfigOption = 26
-	OptFakePacketDupRecv                 ConfigOption = 27
-	OptFakePacketDupTimeMax              ConfigOption = 28
-	OptMTUPacketSize                     ConfigOption = 32
-	OptMTUDataSize                       ConfigOption = 33
-	OptUnencrypted                       ConfigOption = 34
-	OptSymmetricConnect                  ConfigOption = 37
-	OptLocalVirtualPort                  ConfigOption = 38
-	OptDualWifiEnable                    ConfigOption = 39
-	OptConnectionUserData                ConfigOption = 40
-	OptPacketTraceMaxBytes               ConfigOption = 41
-	OptFakeRateLimitSendRate             ConfigOption = 42
-	OptFakeRateLimitSendBurst            ConfigOption = 43
-	OptFakeRateLimitRecvRate             ConfigOption = 44
-	OptFakeRateLimitRecvBurst            ConfigOption = 45
-	OptEnableDiagnosticsUI               ConfigOption = 46
-	OptRecvBufferSize                    ConfigOption = 47
-	OptRecvBufferMessages                ConfigOption = 48
-	OptRecvMaxMessageSize                ConfigOption = 49
-	OptRecvMaxSegmentsPerPacket          ConfigOption = 50
-	OptOutOfOrderCorrectionWindow        ConfigOption = 51
-	OptIPLocalHostAllowWithoutAuth       ConfigOption = 52
-	OptFakePacketJitterSendAvg           ConfigOption = 53
-	OptFakePacketJitterSendMax           ConfigOption = 54
-	OptFakePacketJitterSendPct           ConfigOption = 55
-	OptFakePacketJitterRecvAvg           ConfigOption = 56
-	OptFakePacketJitterRecvMax           ConfigOption = 57
-	OptFakePacketJitterRecvPct           ConfigOption = 58
-	OptSendTimeSincePreviousPacket       ConfigOption = 59
-	OptP2PSTUNServerList                 ConfigOption = 103
-	OptP2PTransportICEEnable             ConfigOption = 104
-	OptP2PTransportICEPenalty            ConfigOption = 105
-	OptP2PTURNServerList                 ConfigOption = 107
-	OptP2PTURNUserList                   ConfigOption = 108
-	OptP2PTURNPassList                   ConfigOption = 109
-	OptP2PTransportICEImplementation     ConfigOption = 110
-	OptCallbackConnectionStatusChanged   ConfigOption = 201
-	OptCallbackAuthStatusChanged         ConfigOption = 202
-	OptCallbackCreateConnectionSignaling ConfigOption = 206
+	OptFakePacketLossSend                ConfigOption = ConfigOption(config.FakePacketLoss_Send)
+	OptFakePacketLossRecv                ConfigOption = ConfigOption(config.FakePacketLoss_Recv)
+	OptFakePacketLagSend                 ConfigOption = ConfigOption(config.FakePacketLag_Send)
+	OptFakePacketLagRecv                 ConfigOption = ConfigOption(config.FakePacketLag_Recv)
+	OptFakePacketReorderSend             ConfigOption = ConfigOption(config.FakePacketReorder_Send)
+	OptFakePacketReorderRecv             ConfigOption = ConfigOption(config.FakePacketReorder_Recv)
+	OptFakePacketReorderTime             ConfigOption = ConfigOption(config.FakePacketReorder_Time)
+	OptSendBufferSize                    ConfigOption = ConfigOption(config.SendBufferSize)
+	OptSendRateMin                       ConfigOption = ConfigOption(config.SendRateMin)
+	OptSendRateMax                       ConfigOption = ConfigOption(config.SendRateMax)
+	OptNagleTime                         ConfigOption = ConfigOption(config.NagleTime)
+	OptLogLevelAckRTT                    ConfigOption = ConfigOption(config.LogLevel_AckRTT)
+	OptLogLevelPacketDecode              ConfigOption = ConfigOption(config.LogLevel_PacketDecode)
+	OptLogLevelMessage                   ConfigOption = ConfigOption(config.LogLevel_Message)
+	OptLogLevelPacketGaps                ConfigOption = ConfigOption(config.LogLevel_PacketGaps)
+	OptLogLevelP2PRendezvous             ConfigOption = ConfigOption(config.LogLevel_P2PRendezvous)
+	OptLogLevelSDRRelayPings             ConfigOption = ConfigOption(config.LogLevel_SDRRelayPings)
+	OptIPAllowWithoutAuth                ConfigOption = ConfigOption(config.IP_AllowWithoutAuth)
+	OptTimeoutInitial                    ConfigOption = ConfigOption(config.TimeoutInitial)
+	OptTimeoutConnected                  ConfigOption = ConfigOption(config.TimeoutConnected)
+	OptFakePacketDupSend                 ConfigOption = ConfigOption(config.FakePacketDup_Send)
+	OptFakePacketDupRecv                 ConfigOption = ConfigOption(config.FakePacketDup_Recv)
+	OptFakePacketDupTimeMax              ConfigOption = ConfigOption(config.FakePacketDup_TimeMax)
+	OptMTUPacketSize                     ConfigOption = ConfigOption(config.MTU_PacketSize)
+	OptMTUDataSize                       ConfigOption = ConfigOption(config.MTU_DataSize)
+	OptUnencrypted                       ConfigOption = ConfigOption(config.Unencrypted)
+	OptSymmetricConnect                  ConfigOption = ConfigOption(config.SymmetricConnect)
+	OptLocalVirtualPort                  ConfigOption = ConfigOption(config.LocalVirtualPort)
+	OptDualWifiEnable                    ConfigOption = ConfigOption(config.DualWifi_Enable)
+	OptConnectionUserData                ConfigOption = ConfigOption(config.ConnectionUserData)
+	OptPacketTraceMaxBytes               ConfigOption = ConfigOption(config.PacketTraceMaxBytes)
+	OptFakeRateLimitSendRate             ConfigOption = ConfigOption(config.FakeRateLimit_Send_Rate)
+	OptFakeRateLimitSendBurst            ConfigOption = ConfigOption(config.FakeRateLimit_Send_Burst)
+	OptFakeRateLimitRecvRate             ConfigOption = ConfigOption(config.FakeRateLimit_Recv_Rate)
+	OptFakeRateLimitRecvBurst            ConfigOption = ConfigOption(config.FakeRateLimit_Recv_Burst)
+	OptEnableDiagnosticsUI               ConfigOption = ConfigOption(config.EnableDiagnosticsUI)
+	OptRecvBufferSize                    ConfigOption = ConfigOption(config.RecvBufferSize)
+	OptRecvBufferMessages                ConfigOption = ConfigOption(config.RecvBufferMessages)
+	OptRecvMaxMessageSize                ConfigOption = ConfigOption(config.RecvMaxMessageSize)
+	OptRecvMaxSegmentsPerPacket          ConfigOption = ConfigOption(config.RecvMaxSegmentsPerPacket)
+	OptOutOfOrderCorrectionWindow        ConfigOption = ConfigOption(config.OutOfOrderCorrectionWindowMicroseconds)
+	OptIPLocalHostAllowWithoutAuth       ConfigOption = ConfigOption(config.IPLocalHost_AllowWithoutAuth)
+	OptFakePacketJitterSendAvg           ConfigOption = ConfigOption(config.FakePacketJitter_Send_Avg)
+	OptFakePacketJitterSendMax           ConfigOption = ConfigOption(config.FakePacketJitter_Send_Max)
+	OptFakePacketJitterSendPct           ConfigOption = ConfigOption(config.FakePacketJitter_Send_Pct)
+	OptFakePacketJitterRecvAvg           ConfigOption = ConfigOption(config.FakePacketJitter_Recv_Avg)
+	OptFakePacketJitterRecvMax           ConfigOption = ConfigOption(config.FakePacketJitter_Recv_Max)
+	OptFakePacketJitterRecvPct           ConfigOption = ConfigOption(config.FakePacketJitter_Recv_Pct)
+	OptSendTimeSincePreviousPacket       ConfigOption = ConfigOption(config.SendTimeSincePreviousPacket)
+	OptP2PSTUNServerList                 ConfigOption = ConfigOption(config.P2P_STUN_ServerList)
+	OptP2PTransportICEEnable             ConfigOption = ConfigOption(config.P2P_Transport_ICE_Enable)
+	OptP2PTransportICEPenalty            ConfigOption = ConfigOption(config.P2P_Transport_ICE_Penalty)
+	OptP2PTURNServerList                 ConfigOption = ConfigOption(config.P2P_TURN_ServerList)
+	OptP2PTURNUserList                   ConfigOption = ConfigOption(config.P2P_TURN_UserList)
+	OptP2PTURNPassList                   ConfigOption = ConfigOption(config.P2P_TURN_PassList)
+	OptP2PTransportICEImplementation     ConfigOption = ConfigOption(config.P2P_Transport_ICE_Implementation)
+	OptCallbackConnectionStatusChanged   ConfigOption = ConfigOption(config.Callback_ConnectionStatusChanged)
+	OptCallbackAuthStatusChanged         ConfigOption = ConfigOption(config.Callback_AuthStatusChanged)
+	OptCallbackCreateConnectionSignaling ConfigOption = ConfigOption(config.Callback_CreateConnectionSignaling)
 )
 
 // ConfigDataType is the type of an option's value (ESteamNetworkingConfigDataType).
@@ -79,11 +80,11 @@ type ConfigDataType int32
 
 // Config data types.
 const (
-	ConfigInt32  ConfigDataType = 1
-	ConfigInt64  ConfigDataType = 2
-	ConfigFloat  ConfigDataType = 3
-	ConfigString ConfigDataType = 4
-	ConfigPtr    ConfigDataType = 5
+	ConfigInt32  ConfigDataType = ConfigDataType(config.Int32)
+	ConfigInt64  ConfigDataType = ConfigDataType(config.Int64)
+	ConfigFloat  ConfigDataType = ConfigDataType(config.Float)
+	ConfigString ConfigDataType = ConfigDataType(config.String)
+	ConfigPtr    ConfigDataType = ConfigDataType(config.Ptr)
 )
 
 // ConfigScope is where a value is set (ESteamNetworkingConfigScope).
@@ -91,10 +92,10 @@ type ConfigScope int32
 
 // Config scopes.
 const (
-	ScopeGlobal           ConfigScope = 1
-	ScopeSocketsInterface ConfigScope = 2
-	ScopeListenSocket     ConfigScope = 3
-	ScopeConnection       ConfigScope = 4
+	ScopeGlobal           ConfigScope = ConfigScope(config.GlobalScope)
+	ScopeSocketsInterface ConfigScope = ConfigScope(config.InterfaceScope)
+	ScopeListenSocket     ConfigScope = ConfigScope(config.ListenSocketScope)
+	ScopeConnection       ConfigScope = ConfigScope(config.ConnectionScope)
 )
 
 // GetConfigResult is the outcome of reading an option
@@ -103,11 +104,11 @@ type GetConfigResult int32
 
 // Config read outcomes.
 const (
-	ConfigBadValue       GetConfigResult = -1
-	ConfigBadScopeObj    GetConfigResult = -2
-	ConfigBufferTooSmall GetConfigResult = -3
-	ConfigOK             GetConfigResult = 1
-	ConfigOKInherited    GetConfigResult = 2
+	ConfigBadValue       GetConfigResult = GetConfigResult(config.BadValue)
+	ConfigBadScopeObj    GetConfigResult = GetConfigResult(config.BadScopeObj)
+	ConfigBufferTooSmall GetConfigResult = GetConfigResult(config.BufferTooSmall)
+	ConfigOK             GetConfigResult = GetConfigResult(config.OK)
+	ConfigOKInherited    GetConfigResult = GetConfigResult(config.OKInherited)
 )
 
 // ConfigValue is one option with a typed value (SteamNetworkingConfigValue_t).

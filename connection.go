@@ -2,10 +2,10 @@ package mist
 
 import (
 	"github.com/mistnet/mist/internal/config"
+	"github.com/mistnet/mist/internal/engine"
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -52,11 +52,8 @@ type connection struct {
 	tr         transport
 	// sock is the UDP socket the connection's datagrams arrive on, set
 	// before the handle is published; nil for socket pairs.
-	sock *udpSocket
-	// lastEmptyRecv is when (monotonic nanoseconds since the instance was
-	// created) a receive call last found the queue empty; see pollInline.
-	lastEmptyRecv atomic.Int64
-	spin          spinState // see receiveWait
+	sock *engine.Socket
+	recv recvState // see receive
 	// quiet suppresses callbacks until Connected: socket pairs start
 	// connected without any.
 	quiet bool
@@ -205,14 +202,13 @@ type pollGroup struct {
 	conns  map[*connection]struct{}
 	// socks counts the group's connections per UDP socket, for busy-polling
 	// receivers that read the sockets themselves; guarded by s.qmu.
-	socks map[*udpSocket]int
-	// lastEmptyRecv is as for connections; see pollInline.
-	lastEmptyRecv atomic.Int64
-	spin          spinState
+	socks     map[*engine.Socket]int
+	recv      recvState // see receive
+	destroyed bool      // guarded by s.qmu
 }
 
 func newPollGroup(h PollGroup) *pollGroup {
-	return &pollGroup{handle: h, queue: msgList{viaGroup: true}, conns: make(map[*connection]struct{}), socks: make(map[*udpSocket]int)}
+	return &pollGroup{handle: h, queue: msgList{viaGroup: true}, conns: make(map[*connection]struct{}), socks: make(map[*engine.Socket]int)}
 }
 
 // add and remove keep conns and socks in step. Called with s.qmu held.

@@ -1,7 +1,6 @@
 package mist
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -12,39 +11,6 @@ import (
 )
 
 var transferSizes = []int{1, 10, 100, 1000, 1300, 5000, 20000, 100_000, MaxMessageSize}
-
-// fastOpts lift the send rate so tests move data quickly.
-var fastOpts = []ConfigValue{
-	Int32Value(OptSendRateMin, 16<<20),
-	Int32Value(OptSendRateMax, 16<<20),
-	Int32Value(OptSendBufferSize, 4<<20),
-}
-
-// pattern fills a message whose content identifies it: index in the first
-// bytes, then a byte sequence derived from it.
-func pattern(idx, size int) []byte {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(idx*31 + i)
-	}
-	if size >= 4 {
-		binary.LittleEndian.PutUint32(b, uint32(idx))
-	}
-	return b
-}
-
-func checkPattern(b []byte) (int, bool) {
-	if len(b) < 4 {
-		return -1, false
-	}
-	idx := int(binary.LittleEndian.Uint32(b))
-	for i := 4; i < len(b); i++ {
-		if b[i] != byte(idx*31+i) {
-			return idx, false
-		}
-	}
-	return idx, true
-}
 
 // transfer sends reliable messages of every size and a stream of unreliable
 // ones, and checks: reliable exactly once, in order, intact; unreliable at
@@ -131,9 +97,7 @@ func TestTransferInMemorySynctest(t *testing.T) {
 				dial := func(netip.AddrPort) (endpoint.PacketConn, error) {
 					return net.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
 				}
-				p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
-					s.packetListen, s.packetDial = listen, dial
-				}, netip.MustParseAddr("10.0.0.1"))
+				p := newUDPPairWith(t, fastOpts, fastOpts, netSeams{listen: listen, dial: dial}, netip.MustParseAddr("10.0.0.1"))
 				transfer(t, p)
 				p.client.Close()
 				p.server.Close()

@@ -50,10 +50,8 @@ func TestListenSocketFlood(t *testing.T) {
 	// Let the receive loop work through the socket (the kernel may drop
 	// part of the flood).
 	waitFor(t, "flood processed", func() bool {
-		u := p.server.listens[p.ls].udp
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		return u.listener.Stats.ChallengesSent+u.listener.Stats.Dropped+u.listener.Stats.BadChallenges > 2_000
+		st := p.server.listens[p.ls].udp.ListenerStats()
+		return st.ChallengesSent+st.Dropped+st.BadChallenges > 2_000
 	})
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
@@ -110,12 +108,7 @@ func TestListenSocketRefusesOversize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	u := p.server.listens[p.ls].udp
-	dropped := func() uint64 {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		return u.listener.Stats.Dropped
-	}
+	dropped := func() uint64 { return p.server.listens[p.ls].udp.ListenerStats().Dropped }
 	request := func(n int) []byte {
 		b := make([]byte, n)
 		b[0], b[1], b[2] = 0x20, 5, 0 // padded ChallengeRequest, 5-byte body
@@ -138,35 +131,19 @@ func TestListenSocketRefusesOversize(t *testing.T) {
 	}
 }
 
-// mutePacketConn drops every write once muted: a process killed without a
-// word to its peer.
-type mutePacketConn struct {
-	endpoint.PacketConn
-	muted *atomic.Bool
-}
-
-func (m mutePacketConn) WriteBatch(ms []endpoint.Packet) (int, error) {
-	if m.muted.Load() {
-		return len(ms), nil
-	}
-	return m.PacketConn.WriteBatch(ms)
-}
-
 // TestClientRestartOnSamePort: a client that dies silently and restarts on
 // the same local port with a new connection id gets connected promptly,
 // and the server ends the old connection, whose address it takes over.
 func TestClientRestartOnSamePort(t *testing.T) {
 	local := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t))
 	var muted atomic.Bool
-	p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
-		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
-			pc, err := endpoint.Listen(local, nil)
-			if err != nil {
-				return nil, err
-			}
-			return mutePacketConn{pc, &muted}, nil
+	p := newUDPPairWith(t, fastOpts, fastOpts, netSeams{dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
+		pc, err := endpoint.Listen(local, nil)
+		if err != nil {
+			return nil, err
 		}
-	}, netip.MustParseAddr("127.0.0.1"))
+		return mutePacketConn{pc, &muted}, nil
+	}}, netip.MustParseAddr("127.0.0.1"))
 	oldServerConn := p.sconn
 	if _, r := p.client.SendMessageToConnection(p.cconn, []byte("before the crash"), SendReliable); r != ResultOK {
 		t.Fatalf("send: %v", r)
@@ -175,12 +152,11 @@ func TestClientRestartOnSamePort(t *testing.T) {
 	muted.Store(true)
 	p.client.Close()
 
-	restarted, err := New(Config{})
+	restarted, err := newSockets(Config{}, netSeams{dial: func(netip.AddrPort) (endpoint.PacketConn, error) { return endpoint.Listen(local, nil) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer restarted.Close()
-	restarted.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) { return endpoint.Listen(local, nil) }
 	addr, _ := p.server.ListenSocketAddress(p.ls)
 	start := time.Now()
 	c := restarted.ConnectByIPAddress(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()), fastOpts...)

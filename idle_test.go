@@ -37,11 +37,10 @@ func holdIdleConnections(t *testing.T, n int) {
 	synctest.Test(t, func(t *testing.T) {
 		network := netsim.NewNetwork(netsim.WithSeed(3))
 		serverAddr := netip.MustParseAddrPort("10.0.0.1:27015")
-		server, err := New(Config{})
+		server, err := newSockets(Config{}, netSeams{listen: func(a netip.AddrPort) (endpoint.PacketConn, error) { return network.Listen(a) }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		server.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return network.Listen(a) }
 		var accepted []Conn
 		server.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
 			if ev.Info.State == StateConnecting {
@@ -49,14 +48,13 @@ func holdIdleConnections(t *testing.T, n int) {
 				accepted = append(accepted, ev.Conn)
 			}
 		})
-		client, err := New(Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		next := 0
-		client.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+		client, err := newSockets(Config{}, netSeams{dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
 			next++
 			return network.Listen(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(1 + next>>16), byte(next >> 8), byte(next)}), 4000))
+		}})
+		if err != nil {
+			t.Fatal(err)
 		}
 		if server.CreateListenSocketIP(serverAddr) == 0 {
 			t.Fatal("listen failed")

@@ -2,8 +2,6 @@ package mist
 
 import (
 	"net/netip"
-	"runtime"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,19 +9,6 @@ import (
 	"github.com/mistnet/mist/internal/endpoint"
 	"github.com/mistnet/mist/internal/netsim"
 )
-
-// memPair connects two instances over an in-memory network; call inside a
-// synctest bubble.
-func memPair(t *testing.T, serverOpts, clientOpts []ConfigValue) (*udpPair, *netsim.Network) {
-	n := netsim.NewNetwork(netsim.WithSeed(3))
-	p := newUDPPairWith(t, serverOpts, clientOpts, func(s *Sockets) {
-		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return n.Listen(a) }
-		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
-			return n.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
-		}
-	}, netip.MustParseAddr("10.0.0.1"))
-	return p, n
-}
 
 // When the server vanishes without a word, the client notices after the
 // keepalives go unanswered: ProblemDetectedLocally, Misc_Timeout, about
@@ -50,10 +35,9 @@ func TestPeerVanishesTimesOut(t *testing.T) {
 func TestConnectTimesOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := netsim.NewNetwork()
-		s, _ := New(Config{})
-		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+		s, _ := newSockets(Config{}, netSeams{dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
 			return n.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
-		}
+		}})
 		start := time.Now()
 		h := s.ConnectByIPAddress(netip.MustParseAddrPort("10.0.0.9:27015"), Int32Value(OptTimeoutInitial, 3000))
 		var ev *ConnStatusChanged
@@ -74,12 +58,10 @@ func TestConnectTimesOut(t *testing.T) {
 func TestUnacceptedConnectionTimesOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := netsim.NewNetwork()
-		server, _ := New(Config{})
-		client, _ := New(Config{})
-		server.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return n.Listen(a) }
-		client.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+		server, _ := newSockets(Config{}, netSeams{listen: func(a netip.AddrPort) (endpoint.PacketConn, error) { return n.Listen(a) }})
+		client, _ := newSockets(Config{}, netSeams{dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
 			return n.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
-		}
+		}})
 		addr := netip.MustParseAddrPort("10.0.0.1:27015")
 		server.CreateListenSocketIP(addr, Int32Value(OptTimeoutInitial, 2000))
 		var got *ConnStatusChanged
@@ -92,12 +74,6 @@ func TestUnacceptedConnectionTimesOut(t *testing.T) {
 		client.Close()
 		server.Close()
 	})
-}
-
-// receiveLoops counts the receive goroutines of all instances.
-func receiveLoops() int {
-	buf := make([]byte, 1<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*udpSocket).run(")
 }
 
 // Close leaves no goroutines behind: receive loops stop.

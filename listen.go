@@ -3,6 +3,8 @@ package mist
 import (
 	"net/netip"
 	"sync"
+
+	"github.com/mistnet/mist/internal/engine"
 )
 
 // listenSocket is a UDP socket accepting connections.
@@ -12,7 +14,7 @@ type listenSocket struct {
 	addr   netip.AddrPort
 	mu     sync.Mutex // guards conns
 	conns  map[*connection]struct{}
-	udp    *udpSocket
+	udp    *engine.Socket
 	// pairAccept, for the hidden listen socket of a loopback socket pair,
 	// receives the handle of the connection it accepted on its own.
 	pairAccept chan Conn
@@ -77,7 +79,7 @@ func (s *Sockets) CloseListenSocket(h ListenSocket) bool {
 		c.mu.Unlock()
 	}
 	if ls.udp != nil {
-		ls.udp.close()
+		ls.udp.Close()
 	}
 	return true
 }

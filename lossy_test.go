@@ -3,7 +3,6 @@ package mist
 import (
 	"bytes"
 	"encoding/binary"
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -16,8 +15,6 @@ import (
 	"github.com/mistnet/mist/internal/endpoint"
 	"github.com/mistnet/mist/internal/netsim"
 )
-
-var fullLossy = flag.Bool("mist.full", false, "run the lossy transfers with 10,000 reliable messages")
 
 // harshFaults is the network of the lossy transfer tests: 20% loss, 10%
 // duplication, 10% reordering and up to 50 ms of jitter, on every datagram
@@ -70,7 +67,7 @@ func lossyTransfer(t *testing.T, p *udpPair, sizes []int) {
 		buf                = make([]*Message, 64)
 		pendingUnreliable  = false
 	)
-	budget := time.Now().Add(time.Duration(len(sizes)) * 500 * time.Millisecond)
+	budget := time.Now().Add(time.Duration(max(len(sizes), 120)) * 500 * time.Millisecond)
 	for nextReliable < len(sizes) {
 		// Queue as much as the send buffer takes.
 		for sent < len(sizes) {
@@ -146,13 +143,6 @@ func lossyTransfer(t *testing.T, p *udpPair, sizes []int) {
 		len(sizes), sum(sizes), len(seenUnreliable), unreliableSent)
 }
 
-func sum(xs []int) (s int) {
-	for _, x := range xs {
-		s += x
-	}
-	return s
-}
-
 // lossyOpts lift the send rate and buffers so that the transfer is bounded
 // by the simulated network, not by GNS's 256 KB/s default.
 var lossyOpts = []ConfigValue{
@@ -165,8 +155,8 @@ var lossyOpts = []ConfigValue{
 // network in a synctest bubble: deterministic, and the simulated seconds
 // cost no wall time.
 func TestLossyTransferSynctest(t *testing.T) {
-	n := 1000
-	if *fullLossy {
+	n := 120
+	if *fullSoak {
 		n = 10000
 	}
 	sizes := lossyPlan(n, 1)
@@ -176,9 +166,7 @@ func TestLossyTransferSynctest(t *testing.T) {
 		dial := func(netip.AddrPort) (endpoint.PacketConn, error) {
 			return net.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
 		}
-		p := newUDPPairWith(t, lossyOpts, lossyOpts, func(s *Sockets) {
-			s.packetListen, s.packetDial = listen, dial
-		}, netip.MustParseAddr("10.0.0.1"))
+		p := newUDPPairWith(t, lossyOpts, lossyOpts, netSeams{listen: listen, dial: dial}, netip.MustParseAddr("10.0.0.1"))
 		lossyTransfer(t, p, sizes)
 		p.client.Close()
 		p.server.Close()
@@ -191,26 +179,11 @@ func TestLossyTransferUDP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	n := 150
-	if *fullLossy {
+	n := 40
+	if *fullSoak {
 		n = 10000
 	}
 	sizes := lossyPlan(n, 2)
 	p := newUDPPairWith(t, lossyOpts, lossyOpts, withFaultyUDP(harshFaults, 9), netip.MustParseAddr("127.0.0.1"))
 	lossyTransfer(t, p, sizes)
-}
-
-// withFaultyUDP makes a Sockets open real UDP sockets wrapped in fault
-// injection on everything they send.
-func withFaultyUDP(f netsim.Faults, seed uint64) func(*Sockets) {
-	wrap := func(pc endpoint.PacketConn, err error) (endpoint.PacketConn, error) {
-		if err != nil {
-			return nil, err
-		}
-		return netsim.Wrap(pc, netsim.Options{Send: f, Seed: seed}), nil
-	}
-	return func(s *Sockets) {
-		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return wrap(endpoint.Listen(a, nil)) }
-		s.packetDial = func(a netip.AddrPort) (endpoint.PacketConn, error) { return wrap(endpoint.Dial(a, nil)) }
-	}
 }

@@ -7,20 +7,21 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/engine"
 	"github.com/mistnet/mist/internal/netsim"
 )
 
 // Nagle holds small messages for NagleTime and sends them together; once
-// they fill nagleBatch packets those go at once.
+// they fill engine.NagleBatch packets those go at once.
 func TestNagleHoldsThenSends(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := netsim.NewNetwork(netsim.WithFaults(netsim.Faults{Lag: time.Millisecond}))
 		opts := append([]ConfigValue{Int32Value(OptNagleTime, 5000)}, fastOpts...)
-		p := newUDPPairWith(t, opts, opts, func(s *Sockets) {
-			s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) }
-			s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+		p := newUDPPairWith(t, opts, opts, netSeams{
+			listen: func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) },
+			dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
 				return net.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
-			}
+			},
 		}, netip.MustParseAddr("10.0.0.1"))
 		defer p.client.Close()
 		defer p.server.Close()
@@ -49,9 +50,9 @@ func TestNagleHoldsThenSends(t *testing.T) {
 			t.Fatalf("%d of 3 messages arrived after the Nagle delay", n)
 		}
 
-		// 12 messages per packet: enough messages for nagleBatch packets
+		// 12 messages per packet: enough messages for engine.NagleBatch packets
 		// and a half go before the Nagle delay, all but the half packet.
-		total := 12*nagleBatch + 6
+		total := 12*engine.NagleBatch + 6
 		for range total {
 			p.client.SendMessageToConnection(p.cconn, make([]byte, 100), SendUnreliable)
 		}

@@ -7,16 +7,6 @@ import (
 	"testing"
 )
 
-func newTestSockets(t *testing.T) *Sockets {
-	t.Helper()
-	s, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestSocketPairSendReceive(t *testing.T) {
 	s := newTestSockets(t)
 	a, b, ok := s.CreateSocketPair(false, nil, nil)

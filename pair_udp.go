@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/config"
-	"github.com/mistnet/mist/internal/conn"
 )
 
 // createLoopbackPair connects the instance to itself over UDP through a
@@ -16,15 +15,11 @@ func (s *Sockets) createLoopbackPair(remote1, remote2 *Identity) (Conn, Conn, bo
 	if err != nil {
 		return 0, 0, false
 	}
-	l, err := conn.NewListener(nil)
-	if err != nil {
+	ls := &listenSocket{cfg: s.cfg.child(config.ListenSocketScope), pairAccept: make(chan Conn, 1)}
+	if err := s.openListenSocket(pc, ls); err != nil {
 		pc.Close()
 		return 0, 0, false
 	}
-	u := &udpSocket{s: s, pc: pc, done: make(chan struct{}), byAddr: make(map[netip.AddrPort]*udpTransport), listener: l}
-	ls := &listenSocket{cfg: s.cfg.child(config.ListenSocketScope), addr: pc.LocalAddr(), conns: make(map[*connection]struct{}),
-		udp: u, pairAccept: make(chan Conn, 1)}
-	u.listen = ls
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -33,7 +28,7 @@ func (s *Sockets) createLoopbackPair(remote1, remote2 *Identity) (Conn, Conn, bo
 	}
 	s.pairListens = append(s.pairListens, ls)
 	s.mu.Unlock()
-	go u.run()
+	ls.udp.Start()
 
 	h1, err := s.connectIP(ls.addr, nil, true)
 	if err != nil {

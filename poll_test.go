@@ -29,18 +29,17 @@ func (s *stalledReads) Close() error {
 // stalledClient returns a client instance whose connections' receive loops
 // never get a datagram.
 func stalledClient(t *testing.T) *Sockets {
-	client, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	client.packetDial = func(remote netip.AddrPort) (endpoint.PacketConn, error) {
+	client, err := newSockets(Config{}, netSeams{dial: func(remote netip.AddrPort) (endpoint.PacketConn, error) {
 		pc, err := endpoint.Dial(remote, nil)
 		if err != nil {
 			return nil, err
 		}
 		return &stalledReads{UDPConn: pc, closed: make(chan struct{})}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { client.Close() })
 	return client
 }
 

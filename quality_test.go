@@ -29,9 +29,7 @@ func TestRealTimeStatusQuality(t *testing.T) {
 				network.SetLink(client, server, netsim.Faults{LossPct: tc.loss})
 				listen := func(a netip.AddrPort) (endpoint.PacketConn, error) { return network.Listen(a) }
 				dial := func(netip.AddrPort) (endpoint.PacketConn, error) { return network.Listen(client) }
-				p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
-					s.packetListen, s.packetDial = listen, dial
-				}, server.Addr())
+				p := newUDPPairWith(t, fastOpts, fastOpts, netSeams{listen: listen, dial: dial}, server.Addr())
 				p.client.ConnectionRealTimeStatus(p.cconn, nil) // rates count from here
 				before, _ := p.server.ConnectionRealTimeStatus(p.sconn, nil)
 				if before.QualityLocal != -1 || before.QualityRemote != -1 {
@@ -103,9 +101,7 @@ func TestRealTimeStatusJitter(t *testing.T) {
 				if tc.send {
 					clientOpts = append([]ConfigValue{Int32Value(OptSendTimeSincePreviousPacket, 1)}, fastOpts...)
 				}
-				p := newUDPPairWith(t, fastOpts, clientOpts, func(s *Sockets) {
-					s.packetListen, s.packetDial = listen, dial
-				}, server.Addr())
+				p := newUDPPairWith(t, fastOpts, clientOpts, netSeams{listen: listen, dial: dial}, server.Addr())
 				p.server.ConnectionRealTimeStatus(p.sconn, nil) // jitter counts from here
 				for range 100 {
 					p.client.SendMessageToConnection(p.cconn, []byte("x"), SendUnreliableNoDelay)

@@ -1,18 +1,8 @@
 package mist
 
 import (
-	"runtime"
 	"testing"
 )
-
-// heapInUse returns the live heap after a full collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // TestManyConnections holds more connections than GNS's per-process limit
 // (0x1fff), checks every id follows the wire rules and is distinct, that

@@ -81,7 +81,7 @@ type Sockets struct {
 	qmu sync.Mutex
 
 	liveMu sync.Mutex
-	live   map[*udpTransport]struct{} // UDP connections not yet torn down
+	live   map[*udpConn]struct{} // UDP connections not yet torn down
 
 	cbMu        sync.Mutex
 	callbacks   []func()
@@ -119,20 +119,32 @@ type Sockets struct {
 	// pressed is a connection whose queue passed three quarters of its
 	// limit. See yieldToReaders.
 	pressed atomic.Pointer[connection]
-	// packetListen and packetDial replace the UDP sockets in tests.
-	packetListen func(netip.AddrPort) (endpoint.PacketConn, error)
-	packetDial   func(netip.AddrPort) (endpoint.PacketConn, error)
+	// seams replace the UDP sockets in tests.
+	seams netSeams
+}
+
+// netSeams replace the sockets an instance opens, for tests (an in-memory
+// network, fault injection, stalled reads). Zero fields open real sockets.
+type netSeams struct {
+	// listen opens a listen socket (and a loopback pair's hidden one).
+	listen func(netip.AddrPort) (endpoint.PacketConn, error)
+	// dial opens the socket of an outbound connection to the address.
+	dial func(netip.AddrPort) (endpoint.PacketConn, error)
 }
 
 // New creates an interface instance.
-func New(cfg Config) (*Sockets, error) {
+func New(cfg Config) (*Sockets, error) { return newSockets(cfg, netSeams{}) }
+
+// newSockets is New with the sockets replaced as seams says.
+func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 	s := &Sockets{
+		seams:       seams,
 		identity:    cfg.Identity,
 		conns:       make(map[Conn]*connection),
 		usedIDs:     make(map[Conn]struct{}),
 		listens:     make(map[ListenSocket]*listenSocket),
 		groups:      make(map[PollGroup]*pollGroup),
-		live:        make(map[*udpTransport]struct{}),
+		live:        make(map[*udpConn]struct{}),
 		authAvail:   AvailabilityNeverTried,
 		authDebug:   "Not Attempted",
 		authHandler: cfg.OnAuthenticationStatus,
@@ -225,25 +237,25 @@ func (s *Sockets) Close() error {
 	s.pairListens = nil
 	s.mu.Unlock()
 	for _, ls := range pairListens {
-		ls.udp.close()
+		ls.udp.Close()
 	}
 	// Connections in FinWait or Linger go at once: nothing is left to
 	// answer their peers.
 	s.liveMu.Lock()
-	live := make([]*udpTransport, 0, len(s.live))
+	live := make([]*udpConn, 0, len(s.live))
 	for t := range s.live {
 		live = append(live, t)
 	}
 	s.liveMu.Unlock()
 	for _, t := range live {
 		t.c.mu.Lock()
-		t.flushOut()
-		t.destroy()
+		t.ec.FlushAndDestroy()
 		t.c.mu.Unlock()
 	}
 	s.mu.Lock()
 	for h, g := range s.groups {
 		s.qmu.Lock()
+		g.destroyed = true
 		g.detachAll()
 		s.qmu.Unlock()
 		delete(s.groups, h)

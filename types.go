@@ -1,6 +1,10 @@
 package mist
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/mistnet/mist/internal/conn"
+)
 
 // Conn is a connection handle (HSteamNetConnection). 0 is invalid.
 type Conn uint32
@@ -40,17 +44,17 @@ type ConnState int32
 
 // Connection states. Only the first six are ever visible through the API.
 const (
-	StateNone                   ConnState = 0
-	StateConnecting             ConnState = 1
-	StateFindingRoute           ConnState = 2
-	StateConnected              ConnState = 3
-	StateClosedByPeer           ConnState = 4
-	StateProblemDetectedLocally ConnState = 5
+	StateNone                   ConnState = ConnState(conn.StateNone)
+	StateConnecting             ConnState = ConnState(conn.StateConnecting)
+	StateFindingRoute           ConnState = 2 // P2P only: the protocol state machine never reaches it
+	StateConnected              ConnState = ConnState(conn.StateConnected)
+	StateClosedByPeer           ConnState = ConnState(conn.StateClosedByPeer)
+	StateProblemDetectedLocally ConnState = ConnState(conn.StateProblemDetectedLocally)
 
 	// Internal states, reported as StateNone.
-	stateFinWait ConnState = -1
-	stateLinger  ConnState = -2
-	stateDead    ConnState = -3
+	stateFinWait ConnState = ConnState(conn.StateFinWait)
+	stateLinger  ConnState = ConnState(conn.StateLinger)
+	stateDead    ConnState = ConnState(conn.StateDead)
 )
 
 var stateNames = [...]string{"None", "Connecting", "FindingRoute", "Connected", "ClosedByPeer", "ProblemDetectedLocally"}
@@ -83,10 +87,11 @@ func (s ConnState) apiVisible() ConnState {
 type EndReason int32
 
 // End reasons. Applications may close with codes in [EndAppMin, EndAppExceptionMax].
+// The codes the protocol itself sends come from internal/conn.
 const (
 	EndInvalid EndReason = 0
 
-	EndAppMin     EndReason = 1000
+	EndAppMin     EndReason = conn.ReasonAppGeneric
 	EndAppGeneric EndReason = EndAppMin
 	EndAppMax     EndReason = 1999
 
@@ -105,21 +110,21 @@ const (
 
 	EndRemoteMin                     EndReason = 4000
 	EndRemoteTimeout                 EndReason = 4001
-	EndRemoteBadCrypt                EndReason = 4002
-	EndRemoteBadCert                 EndReason = 4003
-	EndRemoteBadProtocolVersion      EndReason = 4006
+	EndRemoteBadCrypt                EndReason = conn.ReasonRemoteBadCrypt
+	EndRemoteBadCert                 EndReason = conn.ReasonRemoteBadCert
+	EndRemoteBadProtocolVersion      EndReason = conn.ReasonRemoteBadProtocolVersion
 	EndRemoteP2PICENoPublicAddresses EndReason = 4007
 	EndRemoteMax                     EndReason = 4999
 
 	EndMiscMin                  EndReason = 5000
-	EndMiscGeneric              EndReason = 5001
-	EndMiscInternalError        EndReason = 5002
-	EndMiscTimeout              EndReason = 5003
+	EndMiscGeneric              EndReason = conn.ReasonMiscGeneric
+	EndMiscInternalError        EndReason = conn.ReasonMiscInternalError
+	EndMiscTimeout              EndReason = conn.ReasonMiscTimeout
 	EndMiscSteamConnectivity    EndReason = 5005
 	EndMiscNoRelaySessions      EndReason = 5006
 	EndMiscP2PRendezvous        EndReason = 5008
 	EndMiscP2PNATFirewall       EndReason = 5009
-	EndMiscPeerSentNoConnection EndReason = 5010
+	EndMiscPeerSentNoConnection EndReason = conn.ReasonMiscPeerSentNoConnection
 	EndMiscMax                  EndReason = 5999
 )
 

@@ -5,287 +5,211 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mistnet/mist/internal/config"
 	"github.com/mistnet/mist/internal/conn"
 	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/engine"
+	"github.com/mistnet/mist/internal/netsim"
 	"github.com/mistnet/mist/internal/pb"
-	"github.com/mistnet/mist/internal/wire"
+	"github.com/mistnet/mist/internal/reliability"
 )
 
-// recvBufSize is larger than any datagram GNS sends (wire.MaxUDPPayload),
-// so that a longer one arrives long enough to be refused rather than cut
-// down to a size that passes.
-const recvBufSize = 2048
+// This file joins the API to the connection engine (internal/engine): it
+// opens sockets, turns accepted requests and dials into connections, and
+// is each UDP connection's transport (API → engine) and owner (engine →
+// API).
 
-// udpSocket is one UDP socket and its receive loop: a listen socket's,
-// shared by its connections, or a client connection's own.
-type udpSocket struct {
-	s    *Sockets
-	pc   endpoint.PacketConn
-	done chan struct{}
+type connRequest = pb.ConnectRequest
 
-	// Listen sockets.
-	listen *listenSocket
-
-	// Client sockets: the one connection and the only accepted source.
-	client *udpTransport
-	remote netip.AddrPort
-
-	mu       sync.Mutex // guards byAddr, listener and replyBuf
-	byAddr   map[netip.AddrPort]*udpTransport
-	listener *conn.Listener
-	replyBuf []byte
-
-	// Inline polling by busy-polling receivers; see poll.
-	pollMu    sync.Mutex
-	pollPkts  []endpoint.Packet
-	pollKicks pendingKicks
-	// handling is set while the receive loop handles a batch it read.
-	handling atomic.Bool
+// udpConn is a UDP connection as the API sees it (its transport) and as the
+// engine sees the API (its engine.Owner). Both directions run under the
+// connection's lock, c.mu.
+type udpConn struct {
+	c  *connection
+	ec *engine.Conn
+	// ls is the listen socket of an inbound connection.
+	ls *listenSocket
+	// maxMsgs and maxBytes are the receive limits, as of the session's
+	// settings.
+	maxMsgs, maxBytes int
 }
 
-// nonblockingReader is a socket that can be read without waiting.
-type nonblockingReader interface {
-	TryReadBatch(ms []endpoint.Packet) (int, error)
+// Settings is engine.Owner.Settings.
+func (t *udpConn) Settings() engine.Settings {
+	cfg := t.c.cfg.sc.Connection()
+	t.maxMsgs, t.maxBytes = cfg.RecvBufferMessages, cfg.RecvBufferSize
+	return engine.Settings{
+		NagleTime:                cfg.NagleTime,
+		SendBufferSize:           cfg.SendBufferSize,
+		RecvBufferSize:           cfg.RecvBufferSize,
+		RecvMaxMessageSize:       cfg.RecvMaxMessageSize,
+		RecvMaxSegmentsPerPacket: cfg.RecvMaxSegmentsPerPacket,
+		SendRateMin:              cfg.SendRateMin,
+		SendRateMax:              cfg.SendRateMax,
+	}
 }
 
-// pollBatch is how many datagrams one inline poll may take.
-const pollBatch = 16
-
-// poll reads and handles whatever datagrams are queued on the socket,
-// without waiting, in the caller's goroutine, and reports whether there
-// were any. A receiver that busy-polls then gets its messages without the
-// hand-off from the receive loop, whose goroutine may be waiting for the
-// very processor the poller is spinning on. The receive loop keeps
-// running; whichever reads a datagram first handles it.
-//
-// Only an idle receive loop is bypassed: while it is handling a batch,
-// traffic is flowing, it will read again at once, and a second reader
-// would only take datagrams out of order.
-func (u *udpSocket) poll() bool {
-	r, ok := u.pc.(nonblockingReader)
-	if !ok || u.handling.Load() || !u.pollMu.TryLock() {
-		return false
+// Deliver is engine.Owner.Deliver: it queues the message for the
+// application.
+func (t *udpConn) Deliver(rm reliability.Message, arrived time.Time) bool {
+	var m *Message
+	if rm.Lent {
+		m = newReceivedCopy(rm.Data)
+	} else {
+		m = newReceived(rm.Data)
 	}
-	defer u.pollMu.Unlock()
-	if u.pollPkts == nil {
-		u.pollPkts = resizeBatch(nil, pollBatch)
+	m.Lane = uint16(rm.Lane)
+	m.MessageNumber = rm.Num
+	if rm.Reliable {
+		m.Flags = SendReliable
 	}
-	n, err := r.TryReadBatch(u.pollPkts)
-	if err != nil || n == 0 {
-		return false
+	m.TimeReceived = arrived
+	if t.c.deliver(m, t.maxMsgs, t.maxBytes) {
+		return true
 	}
-	now := u.s.now()
-	for i := range u.pollPkts[:n] {
-		p := &u.pollPkts[i]
-		u.handle(now, p.Addr, p.Buf[:p.N], &u.pollKicks)
-		p.Buf = p.Buf[:cap(p.Buf)]
+	// Refused: the session keeps ownership of a payload it gave.
+	if !rm.Lent {
+		m.Data, m.pooled = nil, false
 	}
-	u.pollKicks.run(now)
-	return true
+	m.Release()
+	return false
 }
 
-// pendingKicks collects the connections a read batch fed, so that each is
-// serviced once per batch: one ack for a train of datagrams instead of
-// one every few.
-type pendingKicks []*udpTransport
+// UnreadBytes is engine.Owner.UnreadBytes.
+func (t *udpConn) UnreadBytes() int {
+	s := t.c.s
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return t.c.queue.bytes
+}
 
-func (k *pendingKicks) add(t *udpTransport) {
-	for _, x := range *k {
-		if x == t {
-			return
+// StateChanged is engine.Owner.StateChanged: it reflects the protocol
+// state into the API state.
+func (t *udpConn) StateChanged(st conn.State, reason int, debug string) {
+	c := t.c
+	switch st {
+	case conn.StateConnected:
+		if c.state == StateConnecting {
+			c.remote = Identity{t.ec.RemoteIdentity()}
+			c.flags = connFlags(t.ec, c.remoteAddr)
+			c.setState(StateConnected)
 		}
-	}
-	*k = append(*k, t)
-}
-
-// run services the collected connections and forgets them.
-func (k *pendingKicks) run(now time.Time) {
-	for i, t := range *k {
-		t.c.mu.Lock()
-		t.kick(now)
-		t.c.mu.Unlock()
-		(*k)[i] = nil
-	}
-	*k = (*k)[:0]
-}
-
-func (u *udpSocket) close() {
-	u.pc.Close()
-	<-u.done
-}
-
-// run is the receive loop: it reads batches and hands each datagram to its
-// connection (by source address) or to the listener.
-//
-// A client socket carries one connection, and most such connections sit
-// idle, so its batch starts at one buffer, doubles while full reads follow
-// each other closely and drops back to one after a second without a full
-// read.
-func (u *udpSocket) run() {
-	defer close(u.done)
-	size := endpoint.MaxBatch
-	if u.client != nil {
-		size = 1
-	}
-	pkts := resizeBatch(nil, size)
-	var kicks pendingKicks
-	var lastFull time.Time
-	for {
-		n, err := u.pc.ReadBatch(pkts)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		u.handling.Store(true)
-		u.s.loopsHandling.Add(1)
-		now := u.s.now()
-		for i := range pkts[:n] {
-			p := &pkts[i]
-			u.handle(now, p.Addr, p.Buf[:p.N], &kicks)
-			p.Buf = p.Buf[:cap(p.Buf)]
-			u.s.yieldToReaders()
-		}
-		kicks.run(now)
-		u.s.loopsHandling.Add(-1)
-		u.handling.Store(false)
-		if u.client == nil {
-			continue
-		}
-		switch {
-		case n == len(pkts):
-			// A single-buffer read is always full: only full reads in
-			// quick succession show traffic waiting.
-			if n < endpoint.MaxBatch && now.Sub(lastFull) < burstGap {
-				pkts = resizeBatch(pkts, min(2*n, endpoint.MaxBatch))
-			}
-			lastFull = now
-		case len(pkts) > 1 && now.Sub(lastFull) > time.Second:
-			pkts = resizeBatch(pkts, 1)
+	case conn.StateClosedByPeer, conn.StateProblemDetectedLocally:
+		c.ended(ConnState(st), EndReason(reason), debug)
+	case conn.StateDead:
+		s := c.s
+		s.liveMu.Lock()
+		delete(s.live, t)
+		s.liveMu.Unlock()
+		if ls := t.ls; ls != nil {
+			ls.mu.Lock()
+			delete(ls.conns, c)
+			ls.mu.Unlock()
 		}
 	}
 }
 
-// burstGap is how close together two full reads must come for a client
-// socket's batch to grow.
-const burstGap = 10 * time.Millisecond
-
-// resizeBatch returns a batch of n packets with receive buffers, keeping
-// the buffers of pkts it can; shrinking lets the dropped ones be freed.
-func resizeBatch(pkts []endpoint.Packet, n int) []endpoint.Packet {
-	out := make([]endpoint.Packet, n)
-	copied := copy(out, pkts)
-	for i := copied; i < n; i++ {
-		out[i].Buf = make([]byte, recvBufSize)
-	}
-	return out
-}
-
-// handle feeds one datagram to its connection, which kicks will service,
-// or to the listener.
-func (u *udpSocket) handle(now time.Time, from netip.AddrPort, b []byte, kicks *pendingKicks) {
-	if u.client != nil {
-		if from != u.remote {
-			return
-		}
-		u.client.receive(now, b)
-		kicks.add(u.client)
-		return
-	}
-	u.mu.Lock()
-	t := u.byAddr[from]
-	if t != nil {
-		if id, ok := handshakeClientID(b); !ok || id == t.clientID {
-			u.mu.Unlock()
-			t.receive(now, b)
-			kicks.add(t)
-			return
-		}
-		// A handshake from the connection's address with another client
-		// id: a client that restarted on the same port. The listener
-		// vets it as it would a stranger's, and acceptRequest decides
-		// whether it may replace the connection.
-	}
-	reply, req := u.listener.Receive(now, from, b, u.replyBuf[:0])
-	if len(reply) > 0 {
-		u.pc.WriteBatch([]endpoint.Packet{{Buf: reply, Addr: from}})
-	}
-	u.replyBuf = reply
-	u.mu.Unlock()
-	if req != nil {
-		u.s.acceptRequest(now, u, from, req)
-	}
-}
-
-// handshakeClientID returns the client connection id of a ChallengeRequest
-// or ConnectRequest, and false for any other datagram.
-func handshakeClientID(b []byte) (uint32, bool) {
-	if len(b) == 0 || (wire.MsgID(b[0]) != wire.MsgChallengeRequest && wire.MsgID(b[0]) != wire.MsgConnectRequest) {
-		return 0, false
-	}
-	_, m, err := wire.ParseControlMessage(b)
+func (t *udpConn) send(now time.Time, lane int, data []byte, flags SendFlags) (int64, Result) {
+	n, err := t.ec.Send(now, lane, data, flags&SendReliable != 0, flags&SendNoNagle != 0)
 	if err != nil {
-		return 0, false
+		return -1, sendResult(err)
 	}
-	switch m := m.(type) {
-	case *pb.ChallengeRequest:
-		return m.GetConnectionId(), true
-	case *pb.ConnectRequest:
-		return m.GetClientConnectionId(), true
-	}
-	return 0, false
+	return n, ResultOK
 }
 
-// replaceAfterQuiet is how long a connection must have gone without an
-// authenticated packet before a new client at its address may replace it.
-// A client socket carries one connection (GNS's as well as ours), and the
-// new client proved with its challenge that it receives at that address,
-// so the old peer is almost certainly gone; the wait only spares a live
-// connection from a sender that can both spoof and watch its address.
-const replaceAfterQuiet = time.Second
+func (t *udpConn) flush(now time.Time) { t.ec.Flush(now) }
 
-// replaceQuiet makes way for a new client at from: a connection there that
-// has ended, or gone quiet, is ended locally and forgets the address. It
-// reports false if a live connection keeps the address.
-func (u *udpSocket) replaceQuiet(now time.Time, from netip.AddrPort) bool {
-	u.mu.Lock()
-	old := u.byAddr[from]
-	u.mu.Unlock()
-	if old == nil {
-		return true
-	}
-	c := old.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old.gone {
-		return true
-	}
-	switch old.cc.State() {
-	case conn.StateConnecting, conn.StateConnected, conn.StateLinger:
-		if now.Sub(old.cc.LastAlive()) < replaceAfterQuiet {
-			return false
+func (t *udpConn) accept(now time.Time) Result {
+	if err := t.ec.Accept(now); err != nil {
+		if errors.Is(err, engine.ErrHandshakeFailed) {
+			return ResultHandshakeFailed
 		}
-		old.cc.Fail(now, int(EndMiscTimeout), "Peer restarted: a new connection came from its address")
-		old.kick(now)
+		return ResultInvalidState
 	}
-	old.forgetAddr()
-	return true
+	t.c.cfg.lockConnection()
+	return ResultOK
 }
 
-// write sends datagrams to one address.
-func (u *udpSocket) write(batch []endpoint.Packet) {
-	for len(batch) > 0 {
-		n, err := u.pc.WriteBatch(batch)
-		if err != nil || n == 0 {
-			return
-		}
-		batch = batch[n:]
+func (t *udpConn) close(now time.Time, reason EndReason, debug string, linger bool) {
+	t.ec.Close(now, int(reason), debug, linger)
+}
+
+func (t *udpConn) destroy() { t.ec.Destroy() }
+
+func (t *udpConn) configureLanes(priorities []int, weights []uint16) Result {
+	switch err := t.ec.ConfigureLanes(priorities, weights); {
+	case err == nil:
+		return ResultOK
+	case errors.Is(err, engine.ErrPeerTooOld):
+		return ResultFail
 	}
+	return ResultInvalidParam
+}
+
+func (t *udpConn) status(now time.Time, st *RealTimeStatus, lanes []LaneStatus) {
+	var es engine.Status
+	ls := make([]conn.LaneStatus, len(lanes))
+	t.ec.Status(now, &es, ls)
+	fillStatus(st, lanes, &es, ls)
+}
+
+// observe is status for a monitor (engine.Conn.Observe) plus the
+// connection's lifetime counters.
+func (t *udpConn) observe(now time.Time, st *RealTimeStatus, lanes []LaneStatus, n *ConnectionCounters) {
+	var es engine.Status
+	var ec engine.Counters
+	ls := make([]conn.LaneStatus, len(lanes))
+	t.ec.Observe(now, &es, ls, &ec)
+	fillStatus(st, lanes, &es, ls)
+	cs := ec.Stats
+	*n = ConnectionCounters{
+		PacketsSent: cs.PacketsSent, BytesSent: cs.BytesSent,
+		PacketsRecv: cs.PacketsRecv, BytesRecv: cs.BytesRecv,
+		DroppedInvalid: cs.Dropped, DroppedDuplicate: cs.Duplicates, DecryptFailed: cs.DecryptFail,
+		RetransmittedSegments: uint64(ec.RetransmittedSegments), RetransmittedBytes: uint64(ec.RetransmittedBytes),
+	}
+}
+
+// fillStatus converts the engine's status of a connection and its lanes.
+func fillStatus(st *RealTimeStatus, lanes []LaneStatus, es *engine.Status, ls []conn.LaneStatus) {
+	if es.HavePing {
+		st.Ping = int(es.Ping.Milliseconds())
+	}
+	st.QualityLocal, st.QualityRemote, st.MaxJitter = es.QualityLocal, es.QualityRemote, es.MaxJitter
+	st.OutPacketsPerSec, st.OutBytesPerSec = es.OutPacketsPerSec, es.OutBytesPerSec
+	st.InPacketsPerSec, st.InBytesPerSec = es.InPacketsPerSec, es.InBytesPerSec
+	st.PendingReliable, st.PendingUnreliable = es.PendingReliable, es.PendingUnreliable
+	st.SentUnackedReliable = es.SentUnackedReliable
+	st.QueueTime = es.QueueTime
+	st.SendRate = es.SendRate
+	for i, l := range ls {
+		lanes[i] = LaneStatus{PendingUnreliable: l.PendingUnreliable, PendingReliable: l.PendingReliable,
+			SentUnackedReliable: l.SentUnackedReliable, QueueTime: l.QueueTime}
+	}
+}
+
+func (t *udpConn) detailedStatus() string { return t.ec.Detailed() }
+
+func (t *udpConn) description() string {
+	addr := FormatIPAddr(t.c.remoteAddr)
+	if id := t.c.remote; !id.IsValid() || id.IsLocalhost() || id == IPIdentity(t.c.remoteAddr) {
+		return "UDP " + addr
+	}
+	return "UDP " + t.c.remote.String() + "@" + addr
+}
+
+func sendResult(err error) Result {
+	switch {
+	case errors.Is(err, reliability.ErrInvalidParam):
+		return ResultInvalidParam
+	case errors.Is(err, reliability.ErrLimitExceeded):
+		return ResultLimitExceeded
+	case errors.Is(err, conn.ErrNotConnected):
+		return ResultNoConnection
+	}
+	return ResultFail
 }
 
 // spamLimiter allows one reply per 250 ms, process-wide, to datagrams that
@@ -305,15 +229,15 @@ func allowSpamReply(now time.Time) bool {
 	return true
 }
 
-func (s *Sockets) track(t *udpTransport) {
+func (s *Sockets) track(t *udpConn) {
 	s.liveMu.Lock()
 	s.live[t] = struct{}{}
 	s.liveMu.Unlock()
 }
 
 func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error) {
-	if s.packetListen != nil {
-		return s.packetListen(addr)
+	if s.seams.listen != nil {
+		return s.seams.listen(addr)
 	}
 	// GRO lets one read take a train of datagrams a GSO sender wrote at
 	// once; its buffers (at most 256 KiB) are paid once per listen socket,
@@ -326,14 +250,47 @@ func (s *Sockets) listenPacket(addr netip.AddrPort) (endpoint.PacketConn, error)
 }
 
 func (s *Sockets) dialPacket(remote netip.AddrPort) (endpoint.PacketConn, error) {
-	if s.packetDial != nil {
-		return s.packetDial(remote)
+	if s.seams.dial != nil {
+		return s.seams.dial(remote)
 	}
 	pc, err := endpoint.Dial(remote, nil)
 	if err != nil {
 		return nil, err
 	}
 	return wrapFaults(pc), nil
+}
+
+// wrapFaults applies the global FakePacket* and FakeRateLimit* options,
+// when any is set, to a new socket.
+func wrapFaults(pc endpoint.PacketConn) endpoint.PacketConn {
+	send, recv := netsim.FromConfig(globalConfig.sc.Fake())
+	// Inactive options still carry their defaults (jitter maximum, reorder
+	// time...): only the switches matter.
+	active := func(f netsim.Faults) bool {
+		return f.LossPct > 0 || f.Lag > 0 || f.ReorderPct > 0 || f.DupPct > 0 || f.JitterAvg > 0 || f.RateLimit > 0
+	}
+	if !active(send) && !active(recv) {
+		return pc
+	}
+	return netsim.Wrap(pc, netsim.Options{Send: send, Recv: recv})
+}
+
+// socketConfig is what the instance gives each socket's receive loop.
+func (s *Sockets) socketConfig(accept func(time.Time, netip.AddrPort, *connRequest)) engine.SocketConfig {
+	return engine.SocketConfig{Now: s.now, AfterDatagram: s.yieldToReaders, Handling: &s.loopsHandling, Accept: accept}
+}
+
+// openListenSocket opens a listen socket on pc, starts its receive loop
+// and returns it; ls is filled in and becomes its owner.
+func (s *Sockets) openListenSocket(pc endpoint.PacketConn, ls *listenSocket) error {
+	u, err := engine.NewListenSocket(pc, s.socketConfig(func(now time.Time, from netip.AddrPort, req *connRequest) {
+		s.acceptRequest(now, ls, from, req)
+	}))
+	if err != nil {
+		return err
+	}
+	ls.udp, ls.addr, ls.conns = u, pc.LocalAddr(), make(map[*connection]struct{})
+	return nil
 }
 
 func (s *Sockets) createListenSocketIP(addr netip.AddrPort, opts []ConfigValue) (ListenSocket, error) {
@@ -351,14 +308,11 @@ func (s *Sockets) createListenSocketIP(addr netip.AddrPort, opts []ConfigValue) 
 	if err != nil {
 		return InvalidListenSocket, err
 	}
-	l, err := conn.NewListener(nil)
-	if err != nil {
+	ls := &listenSocket{cfg: cfg}
+	if err := s.openListenSocket(pc, ls); err != nil {
 		pc.Close()
 		return InvalidListenSocket, err
 	}
-	u := &udpSocket{s: s, pc: pc, done: make(chan struct{}), byAddr: make(map[netip.AddrPort]*udpTransport), listener: l}
-	ls := &listenSocket{cfg: cfg, addr: pc.LocalAddr(), conns: make(map[*connection]struct{}), udp: u}
-	u.listen = ls
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -377,7 +331,7 @@ func (s *Sockets) createListenSocketIP(addr netip.AddrPort, opts []ConfigValue) 
 	}
 	s.listens[ls.handle] = ls
 	s.mu.Unlock()
-	go u.run()
+	ls.udp.Start()
 	return ls.handle, nil
 }
 
@@ -391,34 +345,21 @@ func allowWithoutAuth(cfg *configStore, peer netip.AddrPort) int {
 }
 
 // acceptRequest turns a ConnectRequest that passed the challenge into a
-// Connecting connection, or drops it.
-func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort, req *connRequest) {
-	ls := u.listen
+// Connecting connection, or drops it. It runs in the listen socket's
+// receive loop with no lock held.
+func (s *Sockets) acceptRequest(now time.Time, ls *listenSocket, from netip.AddrPort, req *connRequest) {
+	u := ls.udp
 	e := allowWithoutAuth(ls.cfg, from)
 	id, err := conn.RequestIdentity(req, from, e)
 	if err != nil {
 		return
 	}
-	clientID := req.GetClientConnectionId()
-	if !u.replaceQuiet(now, from) {
+	// A client that restarted at the address of a connection that went
+	// quiet takes its place; one connection per (identity, client id):
+	// the same client coming from another address is refused.
+	if !u.MakeWay(now, from) || u.RefuseDuplicate(from, req.GetClientConnectionId(), id) {
 		return
 	}
-	// One connection per (identity, client id): the same client coming from
-	// another address is refused. The refusal (a padded ConnectionClosed) is
-	// larger than the request, as in GNS; the valid challenge has already
-	// shown that the sender receives at its address, so it cannot be used
-	// for reflection.
-	u.mu.Lock()
-	for _, t := range u.byAddr {
-		if t.clientID == clientID && t.clientIdentity == id {
-			reply := conn.DuplicateReply(u.replyBuf[:0], clientID)
-			u.pc.WriteBatch([]endpoint.Packet{{Buf: reply, Addr: from}})
-			u.replyBuf = reply
-			u.mu.Unlock()
-			return
-		}
-	}
-	u.mu.Unlock()
 
 	s.mu.Lock()
 	if s.closed || (ls.pairAccept == nil && s.listens[ls.handle] != ls) {
@@ -436,36 +377,33 @@ func (s *Sockets) acceptRequest(now time.Time, u *udpSocket, from netip.AddrPort
 	c.remoteAddr = from
 	c.remote = Identity{id}
 	c.userData = c.cfg.int(OptConnectionUserData)
-	t := &udpTransport{c: c, sock: u, remote: from, clientID: clientID, clientIdentity: id}
-	cfg := s.connConfig(c, t, from, e)
-	cc, err := conn.NewServer(now, &cfg, req, id)
+	t := &udpConn{c: c, ls: ls}
+	ec, err := engine.NewServer(now, s.engineConfig(c, t, e), u.PathTo(from), req, id)
 	if err != nil {
 		s.unreserveConnID(h)
 		s.mu.Unlock()
 		return
 	}
-	t.cc = cc
+	t.ec = ec
 	c.tr = t
 	c.sock = u
 	s.conns[h] = c
 	s.mu.Unlock()
 	s.track(t)
 
-	u.mu.Lock()
-	u.byAddr[from] = t
-	u.mu.Unlock()
+	u.Bind(ec)
 	ls.mu.Lock()
 	ls.conns[c] = struct{}{}
 	ls.mu.Unlock()
 
 	c.mu.Lock()
-	c.flags = connFlags(cc, from)
+	c.flags = connFlags(ec, from)
 	c.quiet = ls.pairAccept != nil
 	c.setState(StateConnecting)
 	if c.quiet {
 		t.accept(now)
 	}
-	t.kick(now)
+	ec.Kick(now)
 	c.mu.Unlock()
 	if ls.pairAccept != nil {
 		select {
@@ -513,19 +451,16 @@ func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool)
 	if err != nil {
 		return fail(err)
 	}
-	u := &udpSocket{s: s, pc: pc, done: make(chan struct{}), remote: addr}
-	t := &udpTransport{c: c, sock: u, remote: addr}
-	u.client = t
+	t := &udpConn{c: c}
 	now := s.now()
-	cfg := s.connConfig(c, t, addr, allowWithoutAuth(c.cfg, addr))
-	cc, err := conn.NewClient(now, &cfg)
+	ec, err := engine.Dial(now, pc, addr, s.engineConfig(c, t, allowWithoutAuth(c.cfg, addr)), s.socketConfig(nil))
 	if err != nil {
 		pc.Close()
 		return fail(err)
 	}
-	t.cc = cc
+	t.ec = ec
 	c.tr = t
-	c.sock = u
+	c.sock = ec.Socket()
 	s.mu.Lock()
 	s.conns[h] = c
 	s.mu.Unlock()
@@ -534,40 +469,44 @@ func (s *Sockets) connectIP(addr netip.AddrPort, opts []ConfigValue, quiet bool)
 	c.mu.Lock()
 	c.quiet = quiet
 	c.setState(StateConnecting)
-	t.kick(now)
+	ec.Kick(now)
 	c.mu.Unlock()
-	go u.run()
+	c.sock.Start()
 	return h, nil
 }
 
-// connConfig gathers a connection's protocol settings from its config.
-func (s *Sockets) connConfig(c *connection, t *udpTransport, remote netip.AddrPort, e int) conn.Config {
-	ms := func(opt ConfigOption) time.Duration { return time.Duration(c.cfg.int(opt)) * time.Millisecond }
-	return conn.Config{
-		LocalID:          uint32(c.handle),
-		Identity:         s.identity.wire(),
-		Cert:             s.local.Load(),
-		AppID:            s.appID,
-		Trusted:          s.trusted,
-		AllowWithoutAuth: e,
-		Unencrypted:      int(c.cfg.int(OptUnencrypted)),
-		TimeoutInitial:   ms(OptTimeoutInitial),
-		TimeoutConnected: ms(OptTimeoutConnected),
-		MTU:              int(c.cfg.int(OptMTUPacketSize)),
-		Remote:           remote,
-		NewSession:       t.newSession,
-		AllowSpamReply:   allowSpamReply,
+// engineConfig gathers a connection's protocol settings from a snapshot
+// of its config.
+func (s *Sockets) engineConfig(c *connection, t *udpConn, allowWithoutAuth int) engine.Config {
+	cfg := c.cfg.sc.Connection()
+	return engine.Config{
+		Protocol: conn.Config{
+			LocalID:          uint32(c.handle),
+			Identity:         s.identity.wire(),
+			Cert:             s.local.Load(),
+			AppID:            s.appID,
+			Trusted:          s.trusted,
+			AllowWithoutAuth: allowWithoutAuth,
+			Unencrypted:      cfg.Unencrypted,
+			TimeoutInitial:   cfg.TimeoutInitial,
+			TimeoutConnected: cfg.TimeoutConnected,
+			MTU:              cfg.MTUPacketSize,
+			AllowSpamReply:   allowSpamReply,
 
-		SendTimeSincePrevious: c.cfg.int(OptSendTimeSincePreviousPacket) > 0,
+			SendTimeSincePrevious: cfg.SendTimeSincePreviousPacket > 0,
+		},
+		Lock:  &c.mu,
+		Owner: t,
+		Now:   s.now,
 	}
 }
 
-func connFlags(cc *conn.Conn, remote netip.AddrPort) ConnInfoFlags {
+func connFlags(ec *engine.Conn, remote netip.AddrPort) ConnInfoFlags {
 	var f ConnInfoFlags
-	if !cc.Authenticated() {
+	if !ec.Authenticated() {
 		f |= ConnInfoUnauthenticated
 	}
-	if cc.State() == conn.StateConnected && !cc.Encrypted() {
+	if ec.State() == conn.StateConnected && !ec.Encrypted() {
 		f |= ConnInfoUnencrypted
 	}
 	if isLoopback(remote.Addr()) {

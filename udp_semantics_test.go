@@ -5,16 +5,6 @@ import (
 	"testing"
 )
 
-func serverState(p *udpPair) ConnectionInfo {
-	info, _ := p.server.ConnectionInfo(p.sconn)
-	return info
-}
-
-func clientState(p *udpPair) ConnectionInfo {
-	info, _ := p.client.ConnectionInfo(p.cconn)
-	return info
-}
-
 func TestUDPCloseReachesPeer(t *testing.T) {
 	p := newUDPPair(t, fastOpts, fastOpts)
 	p.client.CloseConnection(p.cconn, 1042, "done here", false)
@@ -105,7 +95,8 @@ func TestUDPLinger(t *testing.T) {
 func TestUDPReceiveBackPressure(t *testing.T) {
 	server := append([]ConfigValue{Int32Value(OptRecvBufferMessages, 2)}, fastOpts...)
 	p := newUDPPair(t, server, fastOpts)
-	for i := range 10 {
+	const total = 6
+	for i := range total {
 		p.client.SendMessageToConnection(p.cconn, pattern(i, 100), SendReliable)
 	}
 	// The queue fills to its limit and stays there while unread.
@@ -123,7 +114,7 @@ func TestUDPReceiveBackPressure(t *testing.T) {
 			next++
 			buf[0].Release()
 		}
-		return next == 10
+		return next == total
 	}, p.server, p.client)
 	if serverState(p).State != StateConnected {
 		t.Error("connection ended")
@@ -222,5 +213,36 @@ func TestUDPShutdownTellsPeer(t *testing.T) {
 	}
 	if p.client.ConnectByIPAddress(netip.MustParseAddrPort("127.0.0.1:9")) != 0 {
 		t.Error("connect after Close")
+	}
+}
+
+// TestUDPRealTimeStatusLanes: per-lane status shows what each lane has
+// queued, adding up to the connection's totals.
+func TestUDPRealTimeStatusLanes(t *testing.T) {
+	slow := []ConfigValue{Int32Value(OptSendRateMin, 64_000), Int32Value(OptSendRateMax, 64_000)}
+	p := newUDPPair(t, fastOpts, slow)
+	if r := p.client.ConfigureConnectionLanes(p.cconn, []int{0, 1}, nil); r != ResultOK {
+		t.Fatalf("ConfigureConnectionLanes = %v", r)
+	}
+	var msgs []*Message
+	for i, n := range []int{4000, 40_000, 1000} {
+		m := NewMessage(n)
+		m.Conn, m.Flags, m.Lane = p.cconn, SendReliable, uint16(i%2)
+		msgs = append(msgs, m)
+	}
+	p.client.SendMessages(msgs, true)
+	lanes := make([]LaneStatus, 2)
+	st, r := p.client.ConnectionRealTimeStatus(p.cconn, lanes)
+	if r != ResultOK {
+		t.Fatal(r)
+	}
+	if lanes[0].PendingReliable+lanes[1].PendingReliable != st.PendingReliable {
+		t.Errorf("lanes pending %d + %d, connection %d", lanes[0].PendingReliable, lanes[1].PendingReliable, st.PendingReliable)
+	}
+	if lanes[1].PendingReliable < 30_000 || lanes[1].QueueTime <= 0 {
+		t.Errorf("lane 1 with 40 kB queued at 64 kB/s: %+v", lanes[1])
+	}
+	if lanes[0].PendingReliable >= lanes[1].PendingReliable {
+		t.Errorf("lane 0 (%d pending) goes first, lane 1 has %d", lanes[0].PendingReliable, lanes[1].PendingReliable)
 	}
 }

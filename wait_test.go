@@ -182,16 +182,14 @@ func (s *switchedReads) Close() error {
 // with the receive loop stalled, a connected client is still echoed.
 func TestPollGroupBusyPollReadsTheSocket(t *testing.T) {
 	var sw *switchedReads
-	p := newUDPPairWith(t, fastOpts, fastOpts, func(s *Sockets) {
-		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) {
-			pc, err := endpoint.Listen(a, nil)
-			if err != nil {
-				return nil, err
-			}
-			sw = &switchedReads{UDPConn: pc, closed: make(chan struct{})}
-			return sw, nil
+	p := newUDPPairWith(t, fastOpts, fastOpts, netSeams{listen: func(a netip.AddrPort) (endpoint.PacketConn, error) {
+		pc, err := endpoint.Listen(a, nil)
+		if err != nil {
+			return nil, err
 		}
-	}, netip.MustParseAddr("127.0.0.1"))
+		sw = &switchedReads{UDPConn: pc, closed: make(chan struct{})}
+		return sw, nil
+	}}, netip.MustParseAddr("127.0.0.1"))
 	g := p.server.CreatePollGroup()
 	p.server.SetConnectionPollGroup(p.sconn, g)
 
@@ -219,6 +217,38 @@ func TestPollGroupBusyPollReadsTheSocket(t *testing.T) {
 		if p.client.ReceiveMessagesOnConnection(p.cconn, in) == 1 {
 			echoed = string(in[0].Data) == "ping"
 			in[0].Release()
+		}
+	}
+}
+
+// TestReceiveWaitEndsWhenHandleGoes: a wait on a poll group or a connection
+// returns -1 once the application destroys it.
+func TestReceiveWaitEndsWhenHandleGoes(t *testing.T) {
+	s := newTestSockets(t)
+	a, _, _ := s.CreateSocketPair(false, nil, nil)
+	g := s.CreatePollGroup()
+	s.SetConnectionPollGroup(a, g)
+	results := make(chan int, 2)
+	out := make([]*Message, 4)
+	go func() {
+		n, _ := s.ReceiveMessagesOnPollGroupWait(context.Background(), g, out[:2])
+		results <- n
+	}()
+	go func() {
+		n, _ := s.ReceiveMessagesOnConnectionWait(context.Background(), a, out[2:])
+		results <- n
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.DestroyPollGroup(g)
+	s.CloseConnection(a, 0, "", false)
+	for range 2 {
+		select {
+		case n := <-results:
+			if n != -1 {
+				t.Errorf("wait returned %d, want -1", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a wait outlived its handle")
 		}
 	}
 }

@@ -28,8 +28,8 @@ func init() {
 }
 
 const chatUsage = `Usage:
-  mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats]
-  mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] SERVER_ADDR
+  mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--web ADDR]
+  mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] [--web ADDR] SERVER_ADDR
 
 A text chat over Steam Networking Sockets that speaks the protocol of
 GameNetworkingSockets' example_chat: GNS and mist clients can talk on either
@@ -56,6 +56,7 @@ type chatOptions struct {
 	stats         bool
 	statsInterval time.Duration
 	timeout       time.Duration // client: how long to try connecting
+	web           string
 	creds         chatCredentials
 }
 
@@ -98,6 +99,7 @@ func (o *chatOptions) register(fs *flag.FlagSet) {
 		"prefer unencrypted packets (used only if the peer allows them too; GNS peers by default do not)")
 	fs.BoolVar(&o.stats, "stats", false, "print connection statistics periodically")
 	fs.DurationVar(&o.statsInterval, "stats-interval", 5*time.Second, "how often --stats prints")
+	fs.StringVar(&o.web, "web", "", webFlagUsage)
 	o.creds.register(fs)
 }
 
@@ -178,7 +180,7 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var bind string
 	fs := newChatFlagSet("mist chat server", stderr, &o, &port, &bind, false)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats]")
+		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--web ADDR]")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)
@@ -222,7 +224,7 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var o chatOptions
 	fs := newChatFlagSet("mist chat client", stderr, &o, nil, nil, true)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] SERVER_ADDR")
+		fmt.Fprintln(stderr, "Usage: mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] [--web ADDR] SERVER_ADDR")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)

@@ -101,6 +101,11 @@ func runChatClient(ctx context.Context, server netip.AddrPort, o chatOptions, in
 		return 1
 	}
 	defer s.Close()
+	stopWeb, code := serveWeb(o.web, s, "mist chat client", stdout, stderr)
+	if code != 0 {
+		return code
+	}
+	defer stopWeb()
 	log := newChatLog(stdout)
 	o.creds.describe(log, stderr, "client", time.Now())
 	cc := &chatClient{s: s, server: server, log: log, stderr: stderr, creds: &o.creds}

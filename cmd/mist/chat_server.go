@@ -92,6 +92,11 @@ func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, inp
 		return 1
 	}
 	defer s.Close()
+	stopWeb, code := serveWeb(o.web, s, "mist chat server", stdout, stderr)
+	if code != 0 {
+		return code
+	}
+	defer stopWeb()
 	log := newChatLog(stdout)
 	o.creds.describe(log, stderr, "server", time.Now())
 	cs := &chatServer{s: s, log: log}

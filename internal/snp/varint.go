@@ -1,6 +1,6 @@
 package snp
 
-import "math/bits"
+import "google.golang.org/protobuf/encoding/protowire"
 
 // Varint byte limits, by the width of the value they decode into. Bits beyond
 // the width are dropped, as GNS does.
@@ -10,22 +10,16 @@ const (
 )
 
 // appendVarint appends v in protobuf base-128 form.
-func appendVarint(dst []byte, v uint64) []byte {
-	for v >= 0x80 {
-		dst = append(dst, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(dst, byte(v))
-}
+func appendVarint(dst []byte, v uint64) []byte { return protowire.AppendVarint(dst, v) }
 
 // varintLen is the encoded length of v.
-func varintLen(v uint64) int {
-	return (bits.Len64(v|1) + 6) / 7
-}
+func varintLen(v uint64) int { return protowire.SizeVarint(v) }
 
 // readVarint decodes a varint of at most maxBytes bytes from b. It reports
 // n == 0 if b ends first or the limit is reached with the continuation bit
-// still set.
+// still set. (protowire.ConsumeVarint has no byte limit and refuses what
+// overflows 64 bits; GNS bounds the bytes by the width read into and drops
+// the excess bits, and so does this.)
 func readVarint(b []byte, maxBytes int) (v uint64, n int) {
 	var shift uint
 	for i := 0; i < len(b) && i < maxBytes; i++ {

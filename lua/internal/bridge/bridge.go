@@ -45,9 +45,11 @@ type NewBackendFunc func(steamID uint64, opts []Option) (Backend, error)
 type Module struct {
 	newBackend NewBackendFunc
 
-	mu    sync.Mutex
-	b     Backend // nil before Init and after Shutdown
-	queue []Event
+	mu       sync.Mutex
+	b        Backend // nil before Init and after Shutdown
+	queue    []Event
+	session  uint64 // of b: the number of instances created before it
+	sessions uint64 // instances created so far
 }
 
 // New returns a module that creates its interface instance with newBackend.
@@ -57,12 +59,16 @@ func New(newBackend NewBackendFunc) *Module {
 
 // Init creates the interface instance with the given identity (0: random)
 // and interface-scope options. Calling it again while initialised is a
-// no-op, as a second SteamAPI_Init is.
+// no-op, as a second SteamAPI_Init is. Each instance starts a new session:
+// handles of earlier sessions are invalid in it.
 func (m *Module) Init(steamID uint64, opts []Option) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.b != nil {
 		return nil
+	}
+	if m.sessions >= MaxSessions {
+		return errTooManySessions
 	}
 	b, err := m.newBackend(steamID, opts)
 	if err != nil {
@@ -70,6 +76,8 @@ func (m *Module) Init(steamID uint64, opts []Option) error {
 	}
 	m.b = b
 	m.queue = nil
+	m.session = m.sessions
+	m.sessions++
 	return nil
 }
 
@@ -147,7 +155,12 @@ func (m *Module) RunCallbacks() {
 	if m.b == nil {
 		return
 	}
-	m.b.RunCallbacks(func(ev Event) { m.queue = append(m.queue, ev) })
+	m.b.RunCallbacks(func(ev Event) {
+		if ev.Kind == EventConnChanged {
+			ev.Conn.Conn = m.toLua(uint32(ev.Conn.Conn))
+		}
+		m.queue = append(m.queue, ev)
+	})
 }
 
 // NextEvent removes and returns the oldest queued event.

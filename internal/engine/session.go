@@ -1,4 +1,4 @@
-package mist
+package engine
 
 import (
 	"errors"
@@ -6,82 +6,74 @@ import (
 
 	"github.com/mistnet/mist/internal/congestion"
 	"github.com/mistnet/mist/internal/conn"
-	"github.com/mistnet/mist/internal/endpoint"
-	"github.com/mistnet/mist/internal/netsim"
 	"github.com/mistnet/mist/internal/reliability"
 )
+
+// Settings are a connection's session settings, asked of the owner when
+// the handshake completes (and, for the send buffer, while connecting).
+type Settings struct {
+	// NagleTime delays small messages; 0 or less: no delay.
+	NagleTime time.Duration
+	// SendBufferSize bounds the bytes queued to send, before the
+	// connection is established too.
+	SendBufferSize int
+	// RecvBufferSize, RecvMaxMessageSize and RecvMaxSegmentsPerPacket
+	// bound the receive side.
+	RecvBufferSize           int
+	RecvMaxMessageSize       int
+	RecvMaxSegmentsPerPacket int
+	// SendRateMin and SendRateMax bound the send rate in bytes per
+	// second; equal bounds fix it, a range lets it adapt to the path.
+	SendRateMin, SendRateMax int
+}
 
 // sessionAdapter fits a reliability.Session and its rate controller to the
 // conn.Session interface.
 type sessionAdapter struct {
-	s       *reliability.Session
-	rate    congestion.Controller
-	deliver func(reliability.Message) bool
-	weights []int
+	s     *reliability.Session
+	rate  congestion.Controller
+	owner Owner
 	// recvTime is the arrival time of the packet being received: every
 	// message it completes carries it, without a clock read per message.
 	recvTime time.Time
-}
-
-func (t *udpTransport) newSession(peerVersion uint32, maxPlaintext int) conn.Session {
-	c := t.c
-	cfg := c.cfg
-	// Equal bounds (GNS's defaults) mean GNS's fixed rate; a range lets the
-	// rate adapt to the path between them, where GNS would stay near its
-	// connect-time estimate.
-	var rate congestion.Controller
-	if lo, hi := int(cfg.int(OptSendRateMin)), int(cfg.int(OptSendRateMax)); lo < hi {
-		rate = congestion.NewAdaptive(lo, hi)
-	} else {
-		rate = congestion.NewFixed(lo, hi)
-	}
-	nagle := time.Duration(cfg.int(OptNagleTime)) * time.Microsecond
-	if nagle == 0 {
-		nagle = -1
-	}
-	maxMsgs := int(cfg.int(OptRecvBufferMessages))
-	maxBytes := int(cfg.int(OptRecvBufferSize))
-	a := &sessionAdapter{rate: rate}
-	t.sess, t.nagle = a, nagle
-	a.s = reliability.New(reliability.Config{
-		NagleTime:                nagle,
-		SendBufferSize:           int(cfg.int(OptSendBufferSize)),
-		RecvBufferSize:           maxBytes,
-		RecvMaxMessageSize:       int(cfg.int(OptRecvMaxMessageSize)),
-		RecvMaxSegmentsPerPacket: int(cfg.int(OptRecvMaxSegmentsPerPacket)),
-		MaxReliableSegment:       maxPlaintext - reliableSegmentOverhead,
-		Rate:                     rate,
-		LendUnreliable:           true,
-	})
-	a.deliver = func(rm reliability.Message) bool {
-		var m *Message
-		if rm.Lent {
-			m = newReceivedCopy(rm.Data)
-		} else {
-			m = newReceived(rm.Data)
-		}
-		m.Lane = uint16(rm.Lane)
-		m.MessageNumber = rm.Num
-		if rm.Reliable {
-			m.Flags = SendReliable
-		}
-		m.TimeReceived = a.recvTime
-		if c.deliver(m, maxMsgs, maxBytes) {
-			return true
-		}
-		// Refused: the session keeps ownership of a payload it gave.
-		if !rm.Lent {
-			m.Data, m.pooled = nil, false
-		}
-		m.Release()
-		return false
-	}
-	return a
+	deliver  func(reliability.Message) bool
+	// lanes is scratch space for Status.
+	lanes []reliability.LaneStatus
 }
 
 // reliableSegmentOverhead is what an SNP packet spends around one reliable
 // segment at most: stop-waiting, an ack and the segment header.
 const reliableSegmentOverhead = 95
+
+func newSession(owner Owner, st Settings, maxPlaintext int) *sessionAdapter {
+	// Equal bounds (GNS's defaults) mean GNS's fixed rate; a range lets the
+	// rate adapt to the path between them, where GNS would stay near its
+	// connect-time estimate.
+	var rate congestion.Controller
+	if st.SendRateMin < st.SendRateMax {
+		rate = congestion.NewAdaptive(st.SendRateMin, st.SendRateMax)
+	} else {
+		rate = congestion.NewFixed(st.SendRateMin, st.SendRateMax)
+	}
+	nagle := st.NagleTime
+	if nagle <= 0 {
+		nagle = -1
+	}
+	a := &sessionAdapter{rate: rate, owner: owner}
+	a.s = reliability.New(reliability.Config{
+		NagleTime:                nagle,
+		SendBufferSize:           st.SendBufferSize,
+		RecvBufferSize:           st.RecvBufferSize,
+		RecvMaxMessageSize:       st.RecvMaxMessageSize,
+		RecvMaxSegmentsPerPacket: st.RecvMaxSegmentsPerPacket,
+		MaxReliableSegment:       maxPlaintext - reliableSegmentOverhead,
+		Rate:                     rate,
+		UnreadBytes:              owner.UnreadBytes,
+		LendUnreliable:           true,
+	})
+	a.deliver = func(m reliability.Message) bool { return a.owner.Deliver(m, a.recvTime) }
+	return a
+}
 
 func (a *sessionAdapter) Send(now time.Time, lane int, data []byte, reliable, noNagle bool) (int64, error) {
 	flags := reliability.SendUnreliable
@@ -120,6 +112,8 @@ func (a *sessionAdapter) Receive(now time.Time, pktNum int64, plaintext []byte) 
 	return err
 }
 
+func (a *sessionAdapter) LastPacketReliable() bool { return a.s.LastPacketReliable() }
+
 func (a *sessionAdapter) AckRequestDue() bool { return a.s.AckRequestDue() }
 
 func (a *sessionAdapter) AckRequestSent() { a.s.AckRequestSent() }
@@ -134,8 +128,6 @@ func (a *sessionAdapter) AppendPacket(dst []byte, now time.Time, pktNum int64, m
 	}
 	return a.s.AppendPacket(dst, now, pktNum, maxPlaintext, allowData)
 }
-
-func (a *sessionAdapter) LastPacketReliable() bool { return a.s.LastPacketReliable() }
 
 func (a *sessionAdapter) TimeUntilSend(now time.Time) time.Duration { return a.rate.TimeUntilSend(now) }
 
@@ -159,31 +151,13 @@ func (a *sessionAdapter) Status(now time.Time, st *conn.SessionStatus) {
 	st.QueueTime = a.s.QueueTime()
 	st.SendRate = a.rate.Rate()
 	st.Ping, st.HavePing = a.s.Ping()
-}
-
-func sendResult(err error) Result {
-	switch {
-	case errors.Is(err, reliability.ErrInvalidParam):
-		return ResultInvalidParam
-	case errors.Is(err, reliability.ErrLimitExceeded):
-		return ResultLimitExceeded
-	case errors.Is(err, conn.ErrNotConnected):
-		return ResultNoConnection
+	if cap(a.lanes) < len(st.Lanes) {
+		a.lanes = make([]reliability.LaneStatus, len(st.Lanes))
 	}
-	return ResultFail
-}
-
-// wrapFaults applies the global FakePacket* and FakeRateLimit* options,
-// when any is set, to a new socket.
-func wrapFaults(pc endpoint.PacketConn) endpoint.PacketConn {
-	send, recv := netsim.FromConfig(globalConfig.sc.Fake())
-	// Inactive options still carry their defaults (jitter maximum, reorder
-	// time...): only the switches matter.
-	active := func(f netsim.Faults) bool {
-		return f.LossPct > 0 || f.Lag > 0 || f.ReorderPct > 0 || f.DupPct > 0 || f.JitterAvg > 0 || f.RateLimit > 0
+	lanes := a.lanes[:len(st.Lanes)]
+	a.s.LaneStatus(lanes)
+	for i, l := range lanes {
+		st.Lanes[i] = conn.LaneStatus{PendingReliable: l.PendingReliable, PendingUnreliable: l.PendingUnreliable,
+			SentUnackedReliable: l.SentUnacked, QueueTime: l.QueueTime}
 	}
-	if !active(send) && !active(recv) {
-		return pc
-	}
-	return netsim.Wrap(pc, netsim.Options{Send: send, Recv: recv})
 }
