@@ -36,9 +36,6 @@ type Config struct {
 	// one of them signed is authenticated; with IP_AllowWithoutAuth 0 only
 	// such peers are accepted.
 	TrustedCAs []ed25519.PublicKey
-	// CertificateAuthority, if set, signs this instance's certificate
-	// instead of the self-signed certificate made per connection.
-	CertificateAuthority ed25519.PrivateKey
 	// Certificate and CertificateKey, if set, are a certificate a
 	// certificate authority issued (a serialized
 	// CMsgSteamDatagramCertificateSigned) and its private key, installed as
@@ -50,6 +47,9 @@ type Config struct {
 	// IP_AllowWithoutAuth and IPLocalHost_AllowWithoutAuth to 0 at
 	// interface scope (Options still apply after it).
 	RequireAuthentication bool
+	// CertificateAuthority, if set, signs this instance's certificate
+	// instead of the self-signed certificate made per connection.
+	CertificateAuthority ed25519.PrivateKey
 }
 
 // certLifetime is how long a certificate issued with
@@ -137,6 +137,13 @@ func New(cfg Config) (*Sockets, error) { return newSockets(cfg, netSeams{}) }
 
 // newSockets is New with the sockets replaced as seams says.
 func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
+	if cfg.Certificate != nil && !cfg.Identity.IsValid() {
+		id, err := certificateIdentity(cfg.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Identity = id
+	}
 	s := &Sockets{
 		seams:       seams,
 		identity:    cfg.Identity,
@@ -153,13 +160,6 @@ func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 		ready:       make(chan struct{}, 1),
 	}
 	s.cfg = globalConfig.child(config.InterfaceScope)
-	if cfg.Certificate != nil && !s.identity.IsValid() {
-		id, err := certificateIdentity(cfg.Certificate)
-		if err != nil {
-			return nil, err
-		}
-		s.identity = id
-	}
 	if !s.identity.IsValid() {
 		s.identity = randomSteamID()
 	}
