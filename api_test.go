@@ -71,7 +71,7 @@ func TestInvalidHandles(t *testing.T) {
 	if _, ok := s.ListenSocketAddress(77); ok {
 		t.Error("address of an invalid listen socket")
 	}
-	if _, err := s.ConnectP2P(SteamIDIdentity(76561197960287930), 0); !errors.Is(err, ErrP2PUnavailable) {
+	if _, err := s.ConnectP2P(SteamIDIdentity(76561197960287930), 0); !errors.Is(err, ErrNoSignaling) {
 		t.Errorf("ConnectP2P error %v", err)
 	}
 }

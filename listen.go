@@ -18,6 +18,9 @@ type listenSocket struct {
 	// pairAccept, for the hidden listen socket of a loopback socket pair,
 	// receives the handle of the connection it accepted on its own.
 	pairAccept chan Conn
+	// p2p marks a P2P listen socket, on virtual port p2pPort.
+	p2p     bool
+	p2pPort int
 }
 
 // CreateListenSocketIP listens for connections on a local UDP address
@@ -51,6 +54,9 @@ func (s *Sockets) CloseListenSocket(h ListenSocket) bool {
 		return false
 	}
 	delete(s.listens, h)
+	if ls.p2p {
+		s.p2p.forgetListen(ls)
+	}
 	var children []*connection
 	ls.mu.Lock()
 	for c := range ls.conns {

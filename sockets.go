@@ -36,6 +36,9 @@ type Config struct {
 	// one of them signed is authenticated; with IP_AllowWithoutAuth 0 only
 	// such peers are accepted.
 	TrustedCAs []ed25519.PublicKey
+	// CertificateAuthority, if set, signs this instance's certificate
+	// instead of the self-signed certificate made per connection.
+	CertificateAuthority ed25519.PrivateKey
 	// Certificate and CertificateKey, if set, are a certificate a
 	// certificate authority issued (a serialized
 	// CMsgSteamDatagramCertificateSigned) and its private key, installed as
@@ -47,9 +50,12 @@ type Config struct {
 	// IP_AllowWithoutAuth and IPLocalHost_AllowWithoutAuth to 0 at
 	// interface scope (Options still apply after it).
 	RequireAuthentication bool
-	// CertificateAuthority, if set, signs this instance's certificate
-	// instead of the self-signed certificate made per connection.
-	CertificateAuthority ed25519.PrivateKey
+
+	// SignalingServer, if set, is the host:port of a signaling server
+	// speaking GNS's trivial signaling protocol. The instance registers
+	// its identity there, ConnectP2P sends its signals through it, and
+	// P2P listen sockets receive connect requests from it.
+	SignalingServer string
 }
 
 // certLifetime is how long a certificate issued with
@@ -121,6 +127,8 @@ type Sockets struct {
 	pressed atomic.Pointer[connection]
 	// seams replace the UDP sockets in tests.
 	seams netSeams
+
+	p2p *p2pState
 }
 
 // netSeams replace the sockets an instance opens, for tests (an in-memory
@@ -137,13 +145,6 @@ func New(cfg Config) (*Sockets, error) { return newSockets(cfg, netSeams{}) }
 
 // newSockets is New with the sockets replaced as seams says.
 func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
-	if cfg.Certificate != nil && !cfg.Identity.IsValid() {
-		id, err := certificateIdentity(cfg.Certificate)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Identity = id
-	}
 	s := &Sockets{
 		seams:       seams,
 		identity:    cfg.Identity,
@@ -160,6 +161,14 @@ func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 		ready:       make(chan struct{}, 1),
 	}
 	s.cfg = globalConfig.child(config.InterfaceScope)
+	if cfg.Certificate != nil && !s.identity.IsValid() {
+		id, err := certificateIdentity(cfg.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		s.identity = id
+	}
+	s.p2p = newP2PState(s)
 	if !s.identity.IsValid() {
 		s.identity = randomSteamID()
 	}
@@ -193,6 +202,11 @@ func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 	}
 	if cfg.OnConnectionStatusChanged != nil {
 		s.OnConnectionStatusChanged(cfg.OnConnectionStatusChanged)
+	}
+	if cfg.SignalingServer != "" {
+		if err := s.p2p.startSignaling(cfg.SignalingServer); err != nil {
+			return nil, fmt.Errorf("mist: signaling server: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -232,6 +246,7 @@ func (s *Sockets) Close() error {
 	for _, h := range listens {
 		s.CloseListenSocket(h)
 	}
+	s.p2p.close()
 	s.mu.Lock()
 	pairListens := s.pairListens
 	s.pairListens = nil
@@ -273,21 +288,6 @@ func (s *Sockets) AuthenticationStatus() (Availability, string) {
 	defer s.cbMu.Unlock()
 	return s.authAvail, s.authDebug
 }
-
-// ConnectP2P would connect to a peer by identity; P2P is not available yet,
-// so it returns 0 and ErrP2PUnavailable.
-func (s *Sockets) ConnectP2P(remote Identity, virtualPort int, opts ...ConfigValue) (Conn, error) {
-	return InvalidConn, ErrP2PUnavailable
-}
-
-// CreateListenSocketP2P would listen on a P2P virtual port; P2P is not
-// available yet, so it returns 0 and ErrP2PUnavailable.
-func (s *Sockets) CreateListenSocketP2P(virtualPort int, opts ...ConfigValue) (ListenSocket, error) {
-	return InvalidListenSocket, ErrP2PUnavailable
-}
-
-// ErrP2PUnavailable is returned by the P2P calls.
-var ErrP2PUnavailable = errors.New("mist: P2P not available")
 
 // allocConnID returns a fresh random connection id whose 16-bit halves are
 // both non-zero (as GNS requires on the wire) and which is neither live nor

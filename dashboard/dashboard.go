@@ -156,9 +156,9 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	first, ch, ok := h.sampler.subscribe(h.maxViewers)
-	if !ok {
-		http.Error(w, "too many viewers", http.StatusServiceUnavailable)
+	first, ch, err := h.sampler.subscribe(h.maxViewers)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	defer h.sampler.unsubscribe(ch)

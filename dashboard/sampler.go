@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -9,7 +10,8 @@ import (
 	"github.com/mistnet/mist"
 )
 
-// row is one connection as the page's table shows it.
+// row is one connection as the page's table shows it. Unknown figures are
+// -1.
 type row struct {
 	ID          uint32  `json:"id"`
 	State       string  `json:"state"`
@@ -107,13 +109,15 @@ func newSampler(s *mist.Sockets, interval time.Duration, historyLen, maxRows int
 }
 
 // subscribe registers a stream. It returns the first frame (with history)
-// and the channel later frames arrive on, or ok false when the sampler is
-// closed or has max subscribers.
-func (sm *sampler) subscribe(maxSubs int) (first []byte, ch chan []byte, ok bool) {
+// and the channel later frames arrive on, or why it cannot.
+func (sm *sampler) subscribe(maxSubs int) (first []byte, ch chan []byte, err error) {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
-	if sm.closed || len(sm.subs) >= maxSubs {
-		return nil, nil, false
+	if sm.closed {
+		return nil, nil, errClosed
+	}
+	if len(sm.subs) >= maxSubs {
+		return nil, nil, errTooManyViewers
 	}
 	if sm.last == nil || time.Since(time.UnixMilli(sm.last.T)) > sm.interval {
 		sm.sampleLocked(time.Now())
@@ -131,8 +135,13 @@ func (sm *sampler) subscribe(maxSubs int) (first []byte, ch chan []byte, ok bool
 		sm.stop = make(chan struct{})
 		go sm.run(sm.stop)
 	}
-	return first, ch, true
+	return first, ch, nil
 }
+
+var (
+	errClosed         = errors.New("the dashboard is closed")
+	errTooManyViewers = errors.New("too many pages are open; close one and reload")
+)
 
 // unsubscribe removes a stream; the loop stops with the last one.
 func (sm *sampler) unsubscribe(ch chan []byte) {
@@ -219,6 +228,8 @@ func (sm *sampler) sampleLocked(now time.Time) *frame {
 			sm.conns[h] = t
 		}
 		r := makeRow(h, &o)
+		// Rates need a previous sample; until then they are unknown.
+		r.InBps, r.OutBps, r.InPps, r.OutPps = -1, -1, -1, -1
 		if !t.at.IsZero() {
 			if d := now.Sub(t.at).Seconds(); d > 0 {
 				r.InBps = float64(o.Counters.BytesRecv-t.counter.BytesRecv) / d

@@ -79,7 +79,7 @@ func TestDemoDashboardInBrowser(t *testing.T) {
 	}
 	// Every row connected, with traffic coming in.
 	const liveRows = `[...document.querySelectorAll("#conns tbody tr[data-conn]")].filter(r =>
-		r.querySelector(".state").textContent === "Connected" && !r.children[6].textContent.startsWith("0 B/s")).length`
+		r.querySelector(".state").textContent === "Connected" && /^[1-9][0-9.]* [KMG]?i?B\/s/.test(r.children[6].textContent.trim())).length`
 	var rows, live int
 	var err error
 	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline) && live < clients; time.Sleep(200 * time.Millisecond) {

@@ -146,4 +146,17 @@ func TestChatWebPrintsDashboard(t *testing.T) {
 	if metrics := httpGet(t, m[1]+"metrics"); !strings.Contains(metrics, "mist_listen_sockets 1") {
 		t.Errorf("chat server metrics lack its listen socket:\n%s", metrics)
 	}
+	port := server.expect(logLine + `Server listening on port (\d+)$`)[1]
+	client := startChatContext(t, interrupt, "client", "client", "--web", "127.0.0.1:0", "127.0.0.1:"+port)
+	cm := client.expect(`mist chat client: dashboard on (http://127\.0\.0\.1:\d+/) `)
+	want := `mist_connections{state="connected"} 1`
+	var metrics string
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if metrics = httpGet(t, cm[1]+"metrics"); strings.Contains(metrics, want) {
+			break
+		}
+	}
+	if !strings.Contains(metrics, want) {
+		t.Errorf("chat client metrics lack %q:\n%s", want, metrics)
+	}
 }

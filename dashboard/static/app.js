@@ -51,7 +51,7 @@
     const rows = [...conns.values()].map((c) => c.row).filter(Boolean).sort((a, b) => a.id - b.id);
     let inB = 0, outB = 0, inP = 0, outP = 0, pingMax = -1, qMin = 2;
     for (const r of rows) {
-      inB += r.inBps; outB += r.outBps; inP += r.inPps; outP += r.outPps;
+      inB += Math.max(0, r.inBps); outB += Math.max(0, r.outBps); inP += Math.max(0, r.inPps); outP += Math.max(0, r.outPps);
       pingMax = Math.max(pingMax, r.ping);
       if (r.ql >= 0) qMin = Math.min(qMin, r.ql);
     }
@@ -76,8 +76,8 @@
       <td><span class="mono">${esc(r.addr || "–")}</span><div class="sub">${esc(r.route)}</div></td>
       <td class="num ${pclass(r.ping)}">${r.ping < 0 ? "–" : r.ping + " ms"}</td>
       <td class="num"><span class="${qclass(r.ql)}">${pct(r.ql)}</span> / <span class="${qclass(r.qr)}">${pct(r.qr)}</span></td>
-      <td class="num">${rate(r.inBps)}<div class="sub">${Math.round(r.inPps)} pkt/s</div></td>
-      <td class="num">${rate(r.outBps)}<div class="sub">${Math.round(r.outPps)} pkt/s</div></td>
+      <td class="num">${rate(r.inBps)}<div class="sub">${r.inPps < 0 ? "" : Math.round(r.inPps) + " pkt/s"}</div></td>
+      <td class="num">${rate(r.outBps)}<div class="sub">${r.outPps < 0 ? "" : Math.round(r.outPps) + " pkt/s"}</div></td>
       <td class="num">${r.sendRate > 0 ? rate(r.sendRate) : "–"}</td>
       <td class="num">${bytes(r.pendRel)} / ${bytes(r.pendUnrel)}<div class="sub">wait ${ms(r.queueMs)}</div></td>
       <td class="num">${bytes(r.unacked)}<div class="sub">${r.retrans} resent</div></td>
@@ -99,7 +99,12 @@
       const y = H - 3 - (v / top) * (H - 8);
       xy.push(x.toFixed(1) + "," + y.toFixed(1));
     }
-    if (xy.length === 1) xy.push(xy[0]);
+    // A lone point is drawn as a short dash, which stays round when the
+    // chart is stretched.
+    if (xy.length === 1) {
+      const [x, y] = xy[0].split(",").map(Number);
+      xy.splice(0, 1, Math.max(0, x - 3).toFixed(1) + "," + y, x.toFixed(1) + "," + y);
+    }
     return `<polyline fill="none" stroke="${color}" stroke-width="1.6" vector-effect="non-scaling-stroke" points="${xy.join(" ")}"/>`;
   }
 

@@ -164,6 +164,8 @@ type Conn struct {
 	lastDataSent   time.Time
 	ping           time.Duration
 	havePing       bool
+	// dataRecv counts accepted data packets.
+	dataRecv uint64
 
 	finWaitUntil time.Time
 

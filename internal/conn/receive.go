@@ -170,6 +170,7 @@ func (c *Conn) receiveData(now time.Time, b []byte) {
 		return
 	}
 	c.window.MarkReceived(full)
+	c.dataRecv++
 	if c.connectOK != nil || c.keys != nil {
 		c.releaseHandshake()
 	}
