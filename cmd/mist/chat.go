@@ -57,7 +57,7 @@ type chatOptions struct {
 	statsInterval time.Duration
 	timeout       time.Duration // client: how long to try connecting
 	web           string
-	creds         chatCredentials
+	creds         credentialFlags
 }
 
 // statsTicker ticks every --stats-interval when --stats is on and never
