@@ -98,6 +98,9 @@ func (c *credentialFlags) connectHint(reason mist.EndReason) string {
 	case reason == mist.EndMiscTimeout && c.cred == nil:
 		return "  Is a chat server running there? Check the address, the port and any firewall.\n" +
 			"  A server started with --trust ignores clients without a certificate from its CA: give one with --cert."
+	case reason == mist.EndMiscTimeout:
+		return "  Is a chat server running there? Check the address, the port and any firewall.\n" +
+			"  A server started with --trust also ignores a --cert that another CA issued or that has expired."
 	}
 	return "  Is a chat server running there? Check the address, the port and any firewall."
 }

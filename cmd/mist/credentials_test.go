@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mistnet/mist"
 	"github.com/mistnet/mist/ca"
 )
 
@@ -166,5 +167,26 @@ func TestCredentialWarnings(t *testing.T) {
 	fresh.describe(newChatLog(&out), &errOut, "mist chat client", time.Now())
 	if errOut.String() != "" {
 		t.Errorf("warnings for a valid certificate: %q", errOut.String())
+	}
+}
+
+func TestConnectHints(t *testing.T) {
+	_, issue := chatCA(t)
+	none, with := credentialFlags{}, credentialFlags{certFile: issue("str:alice", time.Now())}
+	with.load()
+	for _, tc := range []struct {
+		c      *credentialFlags
+		reason mist.EndReason
+		want   string
+	}{
+		{&with, mist.EndRemoteBadCert, "The server's certificate was refused"},
+		{&none, mist.EndRemoteBadCrypt, "The server's certificate was refused"},
+		{&none, mist.EndMiscTimeout, "give one with --cert"},
+		{&with, mist.EndMiscTimeout, "another CA issued or that has expired"},
+		{&with, mist.EndMiscGeneric, "Is a chat server running there?"},
+	} {
+		if got := tc.c.connectHint(tc.reason); !strings.Contains(got, tc.want) {
+			t.Errorf("hint for %d (cert %v): %q, want %q", tc.reason, tc.c.cred != nil, got, tc.want)
+		}
 	}
 }
