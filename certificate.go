@@ -175,7 +175,7 @@ func (s *Sockets) installCertificate(signed *pb.CertificateSigned, key ed25519.P
 		return errors.New("mist: certificate is for another public key than the private key's")
 	}
 	if c.Identity.IsValid() && c.Identity != s.identity.wire() {
-		return fmt.Errorf("mist: certificate is for %v, this instance is %v", c.Identity, s.identity)
+		return fmt.Errorf("mist: certificate is for %v, this instance is %v (an instance made with Config.Certificate takes the certificate's identity)", c.Identity, s.identity)
 	}
 	if len(c.Msg.AppIds) > 0 && !slices.Contains(c.Msg.AppIds, s.appID) {
 		return fmt.Errorf("mist: certificate AppIDs %v do not include %d", c.Msg.AppIds, s.appID)
