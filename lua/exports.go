@@ -293,15 +293,25 @@ func mistSetConnectionPollGroup(conn, group C.uint64_t, out *C.int) C.int {
 //export mistRunCallbacks
 func mistRunCallbacks() { module.RunCallbacks() }
 
-// mistNextEvent fills ev with the oldest queued callback and returns 1, or
-// returns 0 when the queue is empty.
+// mistDropEvent takes the event mistPeekEvent numbered seq off the queue;
+// 0 if it is no longer the oldest (delivered meanwhile).
 //
-//export mistNextEvent
-func mistNextEvent(ev *C.mist_event) C.int {
-	e, ok := module.NextEvent()
+//export mistDropEvent
+func mistDropEvent(seq C.uint64_t) C.int {
+	return cBool(module.DropEvent(uint64(seq)))
+}
+
+// mistPeekEvent fills ev with the oldest queued callback, and seq with its
+// number for mistDropEvent, and returns 1; it returns 0 when the queue is
+// empty.
+//
+//export mistPeekEvent
+func mistPeekEvent(ev *C.mist_event, seq *C.uint64_t) C.int {
+	e, n, ok := module.PeekEvent()
 	if !ok {
 		return 0
 	}
+	*seq = C.uint64_t(n)
 	*ev = C.mist_event{}
 	switch e.Kind {
 	case bridge.EventConnChanged:

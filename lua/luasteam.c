@@ -336,14 +336,16 @@ static int steam_shutdown(lua_State *L) {
  * that would otherwise starve the library's network and timer threads. */
 static int steam_runCallbacks(lua_State *L) {
 	mist_event ev;
+	uint64_t seq;
 	sched_yield();
 	mistRunCallbacks();
-	while (mistNextEvent(&ev)) {
+	while (mistPeekEvent(&ev, &seq)) {
 		lua_getfield(L, LUA_REGISTRYINDEX, SOCKETS_KEY);
 		lua_getfield(L, -1, ev.kind == MIST_EVENT_CONN ? "onConnectionChanged" : "onAuthenticationStatus");
 		lua_remove(L, -2);
 		if (lua_isnil(L, -1)) {
 			lua_pop(L, 1);
+			mistDropEvent(seq);
 			continue;
 		}
 		if (ev.kind == MIST_EVENT_CONN) {
@@ -364,6 +366,14 @@ static int steam_runCallbacks(lua_State *L) {
 			lua_setfield(L, -2, "status");
 			lua_pushstring(L, ev.text);
 			lua_setfield(L, -2, "debugMsg");
+		}
+		/* The event leaves the queue only now: building the table may
+		 * raise (out of memory; on Lua 5.1 and LuaJIT a finalizer's error),
+		 * and then it stays queued. Lua code run meanwhile may have
+		 * delivered it already; then it is not delivered twice. */
+		if (!mistDropEvent(seq)) {
+			lua_pop(L, 2);
+			continue;
 		}
 		if (lua_pcall(L, 1, 0, 0) != 0) {
 			return lua_error(L);

@@ -93,6 +93,50 @@ func TestAuthenticationEventIsQueued(t *testing.T) {
 	}
 }
 
+// An event stays queued until DropEvent names it; a stale number (the
+// event was delivered meanwhile, or the session ended) drops nothing.
+func TestPeekAndDropEvent(t *testing.T) {
+	m := New(NewMist)
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	for range 2 {
+		m.ConnectByIPAddress("127.0.0.1:9", nil)
+	}
+	m.RunCallbacks()
+	first, seq, ok := m.PeekEvent()
+	if !ok {
+		t.Fatal("no event queued")
+	}
+	if again, seq2, _ := m.PeekEvent(); seq2 != seq || again.Conn.Conn != first.Conn.Conn {
+		t.Fatal("PeekEvent removed the event")
+	}
+	// Delivered meanwhile by a nested runCallbacks.
+	if ev, ok := m.NextEvent(); !ok || ev.Conn.Conn != first.Conn.Conn {
+		t.Fatal("NextEvent did not return the peeked event")
+	}
+	if m.DropEvent(seq) {
+		t.Error("DropEvent removed an event already delivered")
+	}
+	second, seq, ok := m.PeekEvent()
+	if !ok || second.Conn.Conn == first.Conn.Conn {
+		t.Fatal("second event missing")
+	}
+	m.Shutdown()
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.ConnectByIPAddress("127.0.0.1:9", nil)
+	m.RunCallbacks()
+	if m.DropEvent(seq) {
+		t.Error("DropEvent with a number from the previous session removed an event")
+	}
+	if _, seq, ok = m.PeekEvent(); !ok || !m.DropEvent(seq) {
+		t.Error("the new session's event cannot be dropped")
+	}
+}
+
 func TestReceiveCapAndOrder(t *testing.T) {
 	m, c1, c2 := newTestModule(t)
 	const total = 100
