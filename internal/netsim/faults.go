@@ -170,3 +170,15 @@ func (fl *faulter) decide(now time.Time, size int) fate {
 	}
 	return ft
 }
+
+// shift delays a kept datagram (and its copy) by d more.
+func (ft *fate) shift(d time.Duration) {
+	if ft.drop != keep || d <= 0 {
+		return
+	}
+	ft.at = ft.at.Add(d)
+	ft.delayed = true
+	if ft.dup {
+		ft.dupAt = ft.dupAt.Add(d)
+	}
+}
