@@ -92,8 +92,8 @@ func TestProxyRateAndDelay(t *testing.T) {
 	}
 	med := rtts[len(rtts)/2]
 	t.Logf("round trip through 2×25 ms: min %v median %v max %v", rtts[0], med, rtts[len(rtts)-1])
-	if med < 50*time.Millisecond || med > 53*time.Millisecond {
-		t.Errorf("median round trip %v, want 50.1 ms plus timer lateness under 3 ms", med)
+	if med < 50*time.Millisecond || med > 54*time.Millisecond {
+		t.Errorf("median round trip %v, want 50.1 ms plus timer lateness under 4 ms", med)
 	}
 
 	// Rate: offer 1.5× the rate for 2 s in 1 ms bursts.
@@ -109,20 +109,17 @@ func TestProxyRateAndDelay(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	var first, last time.Time
-	count := 0
+	var arrivals []time.Time
 	for len(sink.arrivals) > 0 {
-		a := <-sink.arrivals
-		if first.IsZero() {
-			first = a[1]
-		}
-		last = a[1]
-		count++
+		arrivals = append(arrivals, (<-sink.arrivals)[1])
 	}
+	count := len(arrivals)
 	st := up.Stats()
-	// From the first arrival to the last the link is never idle: the
-	// queue fills within the first tenth of a second.
-	bps := float64(count-1) * 1250 * 8 / last.Sub(first).Seconds()
+	// The link is never idle from the first arrival to the last (its queue
+	// fills within a tenth of a second); the middle 80 % leaves out a late
+	// wake-up at either end, which a loaded machine adds.
+	lo, hi := count/10, count*9/10
+	bps := float64(hi-lo) * 1250 * 8 / arrivals[hi].Sub(arrivals[lo]).Seconds()
 	t.Logf("sink saw %d datagrams at %.2f Mbit/s; link dropped %d of %d", count, bps/1e6, st.QueueDrops, st.Packets)
 	if bps < rate*0.97 || bps > rate*1.03 {
 		t.Errorf("delivered %.0f bit/s through a %d bit/s link", bps, rate)
