@@ -7,10 +7,10 @@
 //   - [NewFixed] reproduces GNS's send-rate token bucket: the rate is
 //     SendRateMin when it equals SendRateMax (the default), and otherwise an
 //     estimate of 4380 bytes per round trip clamped into [min, max].
-//   - [NewAdaptive] paces with the same bucket but moves the rate: it grows
-//     while the path delivers without queueing delay and backs off when the
-//     round-trip time rises above its floor or when most of a round is lost.
-//     See adaptive.go for the design.
+//   - [NewAdaptive] paces with the same bucket but sets the rate from the
+//     path's delivery rate, kept within a few milliseconds of queueing
+//     delay: it probes upward while no queue forms and drains any queue it
+//     sees within a round trip. See adaptive.go for the design.
 //
 // Both pace with a token bucket: a packet may go whenever the bucket is not
 // negative, and sending subtracts the whole datagram, so the bucket may go
