@@ -18,8 +18,11 @@ import "time"
 //     shows the queue as the last rate change left it. The target is an
 //     eighth of the floor, within 1..3 ms.
 //   - Start-up sets the rate to twice the delivery rate each round until the
-//     queueing delay exceeds the target (or heavy loss, or max): on a
-//     10 Mbit/s, 50 ms path it finds the rate in under a second.
+//     queueing delay exceeds the target while the delivery rate has grown
+//     less than 25 % in a round (or heavy loss, or max): on a 10 Mbit/s,
+//     50 ms path it finds the rate in under a second. A queue while the
+//     delivery rate still grows fast only pauses the doubling for a round,
+//     so one late timer does not end start-up at a fraction of the link.
 //   - A round without a queue raises the rate to the delivery rate × (1 +
 //     half the target / round) plus one packet per round, which adds about
 //     half a target of queue once the link is full. After every four such
@@ -49,6 +52,9 @@ type Adaptive struct {
 
 	startup  bool
 	delivery float64 // last round's delivery rate, bytes per second
+	// startupDelivery is the delivery rate at the end of the last
+	// start-up round.
+	startupDelivery float64
 
 	srtt time.Duration
 	// The RTT floor is the smallest sample of the current and the previous
@@ -88,6 +94,7 @@ type mark struct {
 const (
 	adaptiveStartRate = 64 << 10
 	startupGain       = 2
+	startupGrowth     = 1.25
 	maxGrowth         = 0.125
 	minDrainGain      = 0.5
 	probePackets      = 1
@@ -282,7 +289,15 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 	probe := probePackets * probePacketBytes / max(secs, a.srtt.Seconds())
 
 	if a.startup {
+		prev := a.startupDelivery
+		a.startupDelivery = delivery
 		switch {
+		case congested && delivery >= startupGrowth*prev && lossFrac <= lossWithQueue:
+			// The path still delivers much more than a round ago: the
+			// delay is noise (a late timer, a batch of acks), or the
+			// link was only just exceeded. Stop doubling for a round.
+			a.setRate(max(a.rate/startupGain, startupGrowth*delivery))
+			return
 		case congested:
 			a.startup = false
 		case appLimited:
