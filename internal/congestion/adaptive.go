@@ -16,7 +16,9 @@ import "time"
 //     half minus the floor, the smallest sample of the last five to ten
 //     seconds. Taking a minimum ignores jitter; taking only the second half
 //     shows the queue as the last rate change left it. The target is an
-//     eighth of the floor, within 1..3 ms.
+//     eighth of the floor, within 1..3 ms, plus the smallest queueing delay
+//     of the last eight rounds (at most 5 ms): timers on a loaded machine
+//     wake late and acks come in batches, which must not read as a queue.
 //   - Start-up sets the rate to twice the delivery rate each round until the
 //     queueing delay exceeds the target while the delivery rate has grown
 //     less than 25 % in a round (or heavy loss, or max): on a 10 Mbit/s,
@@ -73,6 +75,12 @@ type Adaptive struct {
 	markHead  int
 	markCount int
 
+	// recentQueue holds the queueing delay of the last rounds; its
+	// minimum is the delay the path shows even when this flow's queue is
+	// empty (late timers, batched acks), which the target sits above.
+	recentQueue [8]time.Duration
+	recentNext  int
+
 	// cleanRounds counts rounds in a row without a queue, which speed
 	// up growth: a path that got faster is found in seconds.
 	cleanRounds int
@@ -97,6 +105,7 @@ const (
 	startupGrowth     = 1.25
 	maxGrowth         = 0.125
 	minDrainGain      = 0.5
+	maxCut            = 0.7
 	probePackets      = 1
 	probePacketBytes  = 1200
 	heavyLossFraction = 0.30
@@ -115,6 +124,8 @@ const (
 	// and a 10 ms goal, large enough to tell a queue from scheduling noise.
 	minQueueTarget = time.Millisecond
 	maxQueueTarget = 3 * time.Millisecond
+	// maxNoise bounds how far the delay noise may raise the target.
+	maxNoise = 5 * time.Millisecond
 )
 
 // NewAdaptive returns an adaptive controller bounded by SendRateMin and
@@ -263,7 +274,17 @@ func (a *Adaptive) maybeEndRound(now time.Time) {
 
 // queueTarget is the queueing delay above which a round counts as queued.
 func (a *Adaptive) queueTarget() time.Duration {
-	return max(minQueueTarget, min(a.floorRTT/8, maxQueueTarget))
+	return max(minQueueTarget, min(a.floorRTT/8, maxQueueTarget)) + a.noise()
+}
+
+// noise is the smallest queueing delay of the recent rounds, at most
+// maxNoise.
+func (a *Adaptive) noise() time.Duration {
+	n := a.recentQueue[0]
+	for _, q := range a.recentQueue[1:] {
+		n = min(n, q)
+	}
+	return min(n, maxNoise)
 }
 
 func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
@@ -277,12 +298,18 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 	if lossFrac > heavyLossFraction {
 		delivery *= 1 - lossFrac
 	}
+	// One stalled batch of acks (a descheduled receiver, a late timer)
+	// reads as a slow round: the rate follows the better of the last two.
+	prevDelivery := a.delivery
 	a.delivery = delivery
+	delivery = max(delivery, prevDelivery)
 	var queueDelay time.Duration
 	if a.roundMinRTT > 0 {
 		queueDelay = a.roundMinRTT - a.floorRTT
 	}
 	target := a.queueTarget()
+	a.recentQueue[a.recentNext] = queueDelay
+	a.recentNext = (a.recentNext + 1) % len(a.recentQueue)
 	congested := queueDelay > target || lossFrac > heavyLossFraction ||
 		(lossFrac > lossWithQueue && queueDelay > target/2)
 	appLimited := float64(a.roundSent) < a.rate*secs/2
@@ -322,7 +349,9 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 		if lossFrac > heavyLossFraction {
 			drain = min(drain, 1-lossFrac/2)
 		}
-		a.setRate(min(a.rate, delivery*drain+probe))
+		// A round cuts the rate by at most maxCut, so a delivery rate
+		// that read low cannot collapse it.
+		a.setRate(min(a.rate, max(delivery, a.rate*maxCut)*drain+probe))
 	case appLimited:
 	default:
 		// Growing by target/round adds about one target of queue per
