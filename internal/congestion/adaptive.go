@@ -40,6 +40,13 @@ import "time"
 //     same queue, so they grow and drain together and the packet moves their
 //     rates toward equal shares (additive increase, proportional decrease):
 //     the flow with less gains relatively more.
+//   - Real machines add noise that reads as a queue: a round with a small
+//     queue (under twice the target) and little loss keeps at least 85 % of
+//     the best delivery rate of the last ten rounds, no round cuts the rate
+//     below 70 % of what it was, and the rate follows the better delivery
+//     reading of the last two rounds. The bucket holds 3 ms of the rate
+//     (not 1 ms as for [Fixed]) so that a connection woken late catches up
+//     instead of reading the lost time as a slower path.
 //   - Loss lowers the rate only when it is heavy (more than 30 % of a round)
 //     or exceeds 5 % with a queue above half the target, so random loss of
 //     a few percent costs only the lost packets.
@@ -81,6 +88,13 @@ type Adaptive struct {
 	recentQueue [8]time.Duration
 	recentNext  int
 
+	// recentDelivery holds the delivery rate of the last rounds; a
+	// fraction of its maximum is the least a round with a small queue
+	// (under twice the target) may set the rate to, so noise read as a
+	// queue cannot walk the rate down.
+	recentDelivery [10]float64
+	deliveryNext   int
+
 	// cleanRounds counts rounds in a row without a queue, which speed
 	// up growth: a path that got faster is found in seconds.
 	cleanRounds int
@@ -106,6 +120,12 @@ const (
 	maxGrowth         = 0.125
 	minDrainGain      = 0.5
 	maxCut            = 0.7
+	// adaptiveBurst is what the bucket may hold: a connection woken a few
+	// milliseconds late (a loaded machine) catches up instead of losing the
+	// time, which would read as a slower path. The queue it adds is the
+	// lateness, which the link would see anyway.
+	adaptiveBurst     = 4 * time.Millisecond
+	recentFloor       = 0.85
 	probePackets      = 1
 	probePacketBytes  = 1200
 	heavyLossFraction = 0.30
@@ -134,6 +154,7 @@ const (
 func NewAdaptive(minRate, maxRate int) *Adaptive {
 	minRate, maxRate = clampRates(minRate, maxRate)
 	a := &Adaptive{minRate: float64(minRate), maxRate: float64(maxRate), startup: true}
+	a.burst = adaptiveBurst
 	a.rate = float64(max(initialRate(minRate, maxRate, 0), min(adaptiveStartRate, maxRate)))
 	return a
 }
@@ -277,6 +298,14 @@ func (a *Adaptive) queueTarget() time.Duration {
 	return max(minQueueTarget, min(a.floorRTT/8, maxQueueTarget)) + a.noise()
 }
 
+func (a *Adaptive) maxRecentDelivery() float64 {
+	m := 0.0
+	for _, d := range a.recentDelivery {
+		m = max(m, d)
+	}
+	return m
+}
+
 // noise is the smallest queueing delay of the recent rounds, at most
 // maxNoise.
 func (a *Adaptive) noise() time.Duration {
@@ -302,6 +331,8 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 	// reads as a slow round: the rate follows the better of the last two.
 	prevDelivery := a.delivery
 	a.delivery = delivery
+	a.recentDelivery[a.deliveryNext] = delivery
+	a.deliveryNext = (a.deliveryNext + 1) % len(a.recentDelivery)
 	delivery = max(delivery, prevDelivery)
 	var queueDelay time.Duration
 	if a.roundMinRTT > 0 {
@@ -351,7 +382,11 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 		}
 		// A round cuts the rate by at most maxCut, so a delivery rate
 		// that read low cannot collapse it.
-		a.setRate(min(a.rate, max(delivery, a.rate*maxCut)*drain+probe))
+		r := max(delivery, a.rate*maxCut)*drain + probe
+		if lossFrac <= lossWithQueue && queueDelay <= 2*target {
+			r = max(r, recentFloor*a.maxRecentDelivery())
+		}
+		a.setRate(min(a.rate, r))
 	case appLimited:
 	default:
 		// Growing by target/round adds about one target of queue per

@@ -100,12 +100,17 @@ func initialRate(minRate, maxRate int, rtt time.Duration) int {
 type bucket struct {
 	tokens float64 // bytes; negative after a send that overdrew it
 	last   time.Time
-	rate   float64 // bytes per second
+	rate   float64       // bytes per second
+	burst  time.Duration // how much of the rate the bucket holds; 0 is BurstTime
 }
 
 // capacity is how far above zero the bucket may fill.
 func (b *bucket) capacity() float64 {
-	return max(BurstBytes, b.rate*BurstTime.Seconds())
+	burst := b.burst
+	if burst == 0 {
+		burst = BurstTime
+	}
+	return max(BurstBytes, b.rate*burst.Seconds())
 }
 
 func (b *bucket) refill(now time.Time) {
