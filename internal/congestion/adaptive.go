@@ -41,7 +41,7 @@ import "time"
 //     rates toward equal shares (additive increase, proportional decrease):
 //     the flow with less gains relatively more.
 //   - Real machines add noise that reads as a queue: a round with a small
-//     queue (under twice the target) and little loss keeps at least 85 % of
+//     queue (under twice the target) and no loss keeps at least 85 % of
 //     the best delivery rate of the last ten rounds, no round cuts the rate
 //     below 70 % of what it was, and the rate follows the better delivery
 //     reading of the last two rounds. The bucket holds 3 ms of the rate
@@ -253,10 +253,12 @@ func (a *Adaptive) mark(now time.Time) {
 }
 
 // deliveryRate is the judged bytes per second since the newest mark at
-// least one window old (the oldest mark if none is), or -1 if no mark
-// spans time.
-func (a *Adaptive) deliveryRate(now time.Time) float64 {
-	w := a.window()
+// least one window and span old (the oldest mark if none is), or -1 if no
+// mark spans time. The span is the round: acks may come far apart (a
+// receiver acking every 64 KiB of unreliable data), and a window shorter
+// than their interval would leave most bytes out.
+func (a *Adaptive) deliveryRate(now time.Time, span time.Duration) float64 {
+	w := max(a.window(), span)
 	var from *mark
 	for i := a.markCount - 1; i >= 0; i-- {
 		m := &a.marks[(a.markHead+i)%len(a.marks)]
@@ -320,7 +322,7 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 	secs := elapsed.Seconds()
 	judged := a.roundAcked + a.roundLost
 	lossFrac := float64(a.roundLost) / float64(judged)
-	delivery := a.deliveryRate(now)
+	delivery := a.deliveryRate(now, elapsed)
 	if delivery < 0 {
 		delivery = float64(judged) / secs
 	}
@@ -383,7 +385,7 @@ func (a *Adaptive) endRound(now time.Time, elapsed time.Duration) {
 		// A round cuts the rate by at most maxCut, so a delivery rate
 		// that read low cannot collapse it.
 		r := max(delivery, a.rate*maxCut)*drain + probe
-		if lossFrac <= lossWithQueue && queueDelay <= 2*target {
+		if a.roundLost == 0 && queueDelay <= 2*target {
 			r = max(r, recentFloor*a.maxRecentDelivery())
 		}
 		a.setRate(min(a.rate, r))
