@@ -16,7 +16,8 @@ import "time"
 //     half minus the floor, the smallest sample of the last five to ten
 //     seconds. Taking a minimum ignores jitter; taking only the second half
 //     shows the queue as the last rate change left it. The target is an
-//     eighth of the floor, within 1..3 ms, plus the smallest queueing delay
+//     eighth of the floor, within 1..3 ms (4 ms on paths under 1 ms, where
+//     the queue is the receiving host's backlog), plus the smallest queueing delay
 //     of the last eight rounds (at most 5 ms): timers on a loaded machine
 //     wake late and acks come in batches, which must not read as a queue.
 //   - Start-up sets the rate to twice the delivery rate each round until the
@@ -144,6 +145,9 @@ const (
 	// and a 10 ms goal, large enough to tell a queue from scheduling noise.
 	minQueueTarget = time.Millisecond
 	maxQueueTarget = 3 * time.Millisecond
+	// Paths with a floor under hostPathRTT get hostQueueTarget.
+	hostPathRTT     = time.Millisecond
+	hostQueueTarget = 4 * time.Millisecond
 	// maxNoise bounds how far the delay noise may raise the target.
 	maxNoise = 5 * time.Millisecond
 )
@@ -297,6 +301,11 @@ func (a *Adaptive) maybeEndRound(now time.Time) {
 
 // queueTarget is the queueing delay above which a round counts as queued.
 func (a *Adaptive) queueTarget() time.Duration {
+	if a.floorRTT < hostPathRTT {
+		// Loopback or a LAN: the queue is the receiving host's backlog,
+		// and its scheduling noise is milliseconds.
+		return hostQueueTarget + a.noise()
+	}
 	return max(minQueueTarget, min(a.floorRTT/8, maxQueueTarget)) + a.noise()
 }
 

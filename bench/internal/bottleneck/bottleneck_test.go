@@ -45,8 +45,15 @@ func report(b *testing.B, prefix string, r Result) {
 
 func describe(name string, r Result) string {
 	return fmt.Sprintf("%-8s goodput %5.1f%%  90%% at %-7v queue p50 %-6v p95 %-7v drops %.2f%%  flows %v Jain %.3f fair after %v",
-		name, 100*r.Goodput, r.Reached.Round(10*time.Millisecond), r.QueueP50.Round(100*time.Microsecond),
-		r.QueueP95.Round(100*time.Microsecond), 100*r.Drops, pct(r.Flows), r.Jain, r.FairAfter.Round(100*time.Millisecond))
+		name, 100*r.Goodput, orNever(r.Reached, 10*time.Millisecond), r.QueueP50.Round(100*time.Microsecond),
+		r.QueueP95.Round(100*time.Microsecond), 100*r.Drops, pct(r.Flows), r.Jain, orNever(r.FairAfter, 100*time.Millisecond))
+}
+
+func orNever(d, unit time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return d.Round(unit).String()
 }
 
 func pct(xs []float64) []string {
