@@ -7,7 +7,9 @@
 // [NewNetwork] is an in-memory network of PacketConns that never touches a
 // real socket: it only uses channels and timers, so it runs inside
 // testing/synctest bubbles, where the delays cost no real time. Its links
-// take the same [Faults].
+// take the same [Faults], and [Network.SetBottleneck] puts an emulated
+// bottleneck (rate, drop-tail queue, delay, loss; see linkemu) in front of
+// an address, shared by every source.
 //
 // # Order of faults (as GNS applies them)
 //
