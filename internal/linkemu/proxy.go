@@ -35,9 +35,12 @@ type Proxy struct {
 // maxClients bounds the per-client sockets a proxy opens.
 const maxClients = 256
 
-// maxHeldDatagrams bounds each direction's queue when its link has no rate
-// (then only the delay holds datagrams).
-const maxHeldDatagrams = 1 << 16
+// maxHeldDatagrams and maxHeldBytes bound each direction's queue when its
+// link has no rate (then only the delay holds datagrams).
+const (
+	maxHeldDatagrams = 1 << 16
+	maxHeldBytes     = 64 << 20
+)
 
 // socketBuffer is the receive and send buffer asked for on each socket.
 const socketBuffer = 8 << 20
@@ -160,6 +163,7 @@ type releaseQueue struct {
 	done   chan struct{}
 	send   func(datagram)
 	closed bool
+	bytes  int // held
 }
 
 func newReleaseQueue(send func(datagram)) *releaseQueue {
@@ -170,7 +174,7 @@ func newReleaseQueue(send func(datagram)) *releaseQueue {
 // spans both so that queue order is release order.
 func (r *releaseQueue) push(l *Link, now time.Time, d datagram) {
 	r.mu.Lock()
-	if r.closed || len(r.q)-r.head >= maxHeldDatagrams {
+	if r.closed || len(r.q)-r.head >= maxHeldDatagrams || r.bytes+len(d.buf) > maxHeldBytes {
 		r.mu.Unlock()
 		return
 	}
@@ -180,6 +184,7 @@ func (r *releaseQueue) push(l *Link, now time.Time, d datagram) {
 		return
 	}
 	d.at = at
+	r.bytes += len(d.buf)
 	r.q = append(r.q, d)
 	first := len(r.q)-r.head == 1
 	r.mu.Unlock()
@@ -210,6 +215,7 @@ func (r *releaseQueue) run() {
 		due = due[:0]
 		for r.head < len(r.q) && !r.q[r.head].at.After(now) {
 			due = append(due, r.q[r.head])
+			r.bytes -= len(r.q[r.head].buf)
 			r.q[r.head] = datagram{}
 			r.head++
 		}
