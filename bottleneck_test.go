@@ -144,6 +144,8 @@ func TestBottleneckShapes(t *testing.T) {
 		{"10Mbit_50ms_shallow", 10e6, 25 * time.Millisecond, 0.2, 0},
 		{"100Mbit_10ms_1BDP", 100e6, 5 * time.Millisecond, 1, 0},
 		{"2Mbit_150ms_deep", 2e6, 75 * time.Millisecond, 4, 0},
+		{"10Mbit_50ms_deep", 10e6, 25 * time.Millisecond, 4, 0},
+		{"100Mbit_10ms_shallow", 100e6, 5 * time.Millisecond, 0.25, 0},
 		{"10Mbit_50ms_1pct_loss", 10e6, 25 * time.Millisecond, 1, 1},
 	} {
 		t.Run(sh.name, func(t *testing.T) {
