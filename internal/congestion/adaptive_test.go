@@ -291,3 +291,28 @@ func BenchmarkAdaptivePerPacket(b *testing.B) {
 		c.OnAck(now, 1200, 20*time.Millisecond)
 	}
 }
+
+// A sender of unreliable data hears acks only every 64 KiB or so, each
+// a few milliseconds after a small one: the delivery rate still spans the
+// whole gap instead of reading the small ack's bytes alone.
+func TestAdaptiveDeliveryRateWithSparseAcks(t *testing.T) {
+	a := NewAdaptive(1<<20, RateCeiling)
+	now := t0
+	for range 40 {
+		for range 57 {
+			now = now.Add(time.Millisecond)
+			a.OnPacketSent(now, 1200)
+		}
+		now = now.Add(4 * time.Millisecond)
+		a.OnAck(now, 1255, 100*time.Microsecond)
+		now = now.Add(4 * time.Millisecond)
+		a.OnAck(now, 68955, 100*time.Microsecond)
+	}
+	// 70,210 bytes every 65 ms.
+	if got, want := float64(a.DeliveryRate()), 70210/0.065; got < 0.9*want || got > 1.1*want {
+		t.Fatalf("delivery rate %.0f B/s, want about %.0f", got, want)
+	}
+	if a.Rate() < 1<<20 {
+		t.Fatalf("rate %d below min", a.Rate())
+	}
+}

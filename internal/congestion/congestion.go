@@ -7,10 +7,10 @@
 //   - [NewFixed] reproduces GNS's send-rate token bucket: the rate is
 //     SendRateMin when it equals SendRateMax (the default), and otherwise an
 //     estimate of 4380 bytes per round trip clamped into [min, max].
-//   - [NewAdaptive] paces with the same bucket but moves the rate: it grows
-//     while the path delivers without queueing delay and backs off when the
-//     round-trip time rises above its floor or when most of a round is lost.
-//     See adaptive.go for the design.
+//   - [NewAdaptive] paces with the same bucket but sets the rate from the
+//     path's delivery rate, kept within a few milliseconds of queueing
+//     delay: it probes upward while no queue forms and drains any queue it
+//     sees within a round trip. See adaptive.go for the design.
 //
 // Both pace with a token bucket: a packet may go whenever the bucket is not
 // negative, and sending subtracts the whole datagram, so the bucket may go
@@ -100,12 +100,17 @@ func initialRate(minRate, maxRate int, rtt time.Duration) int {
 type bucket struct {
 	tokens float64 // bytes; negative after a send that overdrew it
 	last   time.Time
-	rate   float64 // bytes per second
+	rate   float64       // bytes per second
+	burst  time.Duration // how much of the rate the bucket holds; 0 is BurstTime
 }
 
 // capacity is how far above zero the bucket may fill.
 func (b *bucket) capacity() float64 {
-	return max(BurstBytes, b.rate*BurstTime.Seconds())
+	burst := b.burst
+	if burst == 0 {
+		burst = BurstTime
+	}
+	return max(BurstBytes, b.rate*burst.Seconds())
 }
 
 func (b *bucket) refill(now time.Time) {

@@ -7,7 +7,9 @@
 // [NewNetwork] is an in-memory network of PacketConns that never touches a
 // real socket: it only uses channels and timers, so it runs inside
 // testing/synctest bubbles, where the delays cost no real time. Its links
-// take the same [Faults].
+// take the same [Faults], and [Network.SetBottleneck] puts an emulated
+// bottleneck (rate, drop-tail queue, delay, loss; see linkemu) in front of
+// an address, shared by every source.
 //
 // # Order of faults (as GNS applies them)
 //
@@ -169,4 +171,16 @@ func (fl *faulter) decide(now time.Time, size int) fate {
 		ft.dupAt = at.Add(time.Microsecond + time.Duration(fl.rng.Float64()*float64(f.DupTimeMax)))
 	}
 	return ft
+}
+
+// shift delays a kept datagram (and its copy) by d more.
+func (ft *fate) shift(d time.Duration) {
+	if ft.drop != keep || d <= 0 {
+		return
+	}
+	ft.at = ft.at.Add(d)
+	ft.delayed = true
+	if ft.dup {
+		ft.dupAt = ft.dupAt.Add(d)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/endpoint"
+	"github.com/mistnet/mist/internal/linkemu"
 )
 
 // Network is an in-memory datagram network. Its conns exchange datagrams
@@ -27,6 +28,9 @@ type Network struct {
 	maxHeld  int
 
 	unroutable counter
+
+	// bottlenecks are shared links in front of destinations.
+	bottlenecks map[netip.AddrPort]*linkemu.Link
 }
 
 type linkKey struct{ from, to netip.AddrPort }
@@ -118,6 +122,30 @@ func (n *Network) SetLink(from, to netip.AddrPort, f Faults) {
 	l.mu.Unlock()
 }
 
+// SetBottleneck makes every datagram sent to the address, from any source,
+// cross l first (rate, queue, loss and delay), then the faults of its own
+// link. Flows toward one address thus share one bottleneck. A nil l removes
+// it.
+func (n *Network) SetBottleneck(to netip.AddrPort, l *linkemu.Link) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	to = normalise(to)
+	if l == nil {
+		delete(n.bottlenecks, to)
+		return
+	}
+	if n.bottlenecks == nil {
+		n.bottlenecks = make(map[netip.AddrPort]*linkemu.Link)
+	}
+	n.bottlenecks[to] = l
+}
+
+func (n *Network) bottleneck(to netip.AddrPort) *linkemu.Link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.bottlenecks[to]
+}
+
 // LinkStats reports what the link from one address to another did.
 func (n *Network) LinkStats(from, to netip.AddrPort) Stats {
 	return n.link(normalise(from), normalise(to)).stats.snapshot()
@@ -207,14 +235,26 @@ func (c *MemConn) WriteBatch(ms []endpoint.Packet) (int, error) {
 	now := time.Now()
 	for i := range ms {
 		p := &ms[i]
-		l := c.net.route(c.addr, normalise(p.Addr))
+		to := normalise(p.Addr)
+		l := c.net.route(c.addr, to)
 		if l == nil {
 			c.net.unroutable.add(1)
 			continue
 		}
+		var bnAt time.Time
+		if bn := c.net.bottleneck(to); bn != nil {
+			at, fate := bn.Send(now, len(p.Buf))
+			if fate != linkemu.Delivered {
+				continue
+			}
+			bnAt = at
+		}
 		l.mu.Lock()
 		ft := l.fl.decide(now, len(p.Buf))
 		l.mu.Unlock()
+		if !bnAt.IsZero() {
+			ft.shift(bnAt.Sub(now))
+		}
 		if !l.stats.count(&ft) {
 			continue
 		}

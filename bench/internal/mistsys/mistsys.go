@@ -50,6 +50,7 @@ func Options() []mist.ConfigValue {
 
 // System is mist. Client connections share one lazily created Sockets.
 type System struct {
+	opts    []mist.ConfigValue // nil: Options()
 	once    sync.Once
 	client  *mist.Sockets
 	initErr error
@@ -58,11 +59,27 @@ type System struct {
 // New returns the mist system.
 func New() *System { return new(System) }
 
+// NewWithRates returns mist with SendRateMin and SendRateMax set to
+// minRate and maxRate instead of MinRate and MaxRate.
+func NewWithRates(minRate, maxRate int32) *System {
+	return &System{opts: []mist.ConfigValue{
+		mist.Int32Value(mist.OptSendRateMin, minRate),
+		mist.Int32Value(mist.OptSendRateMax, maxRate),
+	}}
+}
+
+func (s *System) options() []mist.ConfigValue {
+	if s.opts != nil {
+		return s.opts
+	}
+	return Options()
+}
+
 func (*System) Name() string    { return "mist" }
 func (*System) Encrypted() bool { return true }
 
 func (s *System) clientSockets() (*mist.Sockets, error) {
-	s.once.Do(func() { s.client, s.initErr = mist.New(mist.Config{Options: Options()}) })
+	s.once.Do(func() { s.client, s.initErr = mist.New(mist.Config{Options: s.options()}) })
 	return s.client, s.initErr
 }
 
@@ -101,13 +118,13 @@ func (w *waiter) wait() {
 func (w *waiter) reset() { *w = waiter{} }
 
 // Listen starts a server on its own Sockets instance.
-func (*System) Listen(addr string) (system.Server, error) {
+func (s *System) Listen(addr string) (system.Server, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	srv := &server{sessions: make(map[mist.Conn]*benchproto.Session), stop: make(chan struct{}), done: make(chan struct{})}
-	sockets, err := mist.New(mist.Config{Options: Options()})
+	sockets, err := mist.New(mist.Config{Options: s.options()})
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +389,7 @@ func (c *conn) Close() error {
 // DialMany connects n clients, each instance holding at most
 // connsPerInstance of them, with at most dialWindow handshakes in flight
 // (as a load generator would), and waits until all are Connected.
-func (*System) DialMany(ctx context.Context, addr string, n int, progress func(int)) (system.Swarm, error) {
+func (s *System) DialMany(ctx context.Context, addr string, n int, progress func(int)) (system.Swarm, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, err
@@ -387,7 +404,7 @@ func (*System) DialMany(ctx context.Context, addr string, n int, progress func(i
 	for up < n {
 		for len(pending) < dialWindow && len(sw.conns) < n {
 			if len(sw.conns)%connsPerInstance == 0 {
-				sockets, err := mist.New(mist.Config{Options: Options()})
+				sockets, err := mist.New(mist.Config{Options: s.options()})
 				if err != nil {
 					return fail(err)
 				}
