@@ -45,11 +45,11 @@ func runBottleneck(t *testing.T, cfg linkemu.Config, starts []time.Duration, dur
 	net := netsim.NewNetwork(netsim.WithFaults(netsim.Faults{Lag: delay}), netsim.WithSeed(5))
 	serverAddr := netip.MustParseAddrPort("10.0.0.1:27015")
 	net.SetBottleneck(serverAddr, run.link)
-	setup := func(s *Sockets) {
-		s.packetListen = func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) }
-		s.packetDial = func(netip.AddrPort) (endpoint.PacketConn, error) {
+	setup := netSeams{
+		listen: func(a netip.AddrPort) (endpoint.PacketConn, error) { return net.Listen(a) },
+		dial: func(netip.AddrPort) (endpoint.PacketConn, error) {
 			return net.Listen(netip.MustParseAddrPort("10.0.0.2:0"))
-		}
+		},
 	}
 	p := newUDPPairWith(t, opts, opts, setup, serverAddr.Addr())
 	var sconns []Conn
