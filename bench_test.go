@@ -1,9 +1,16 @@
 package mist
 
 import (
+	"context"
+	"encoding/binary"
 	"net"
+	"net/netip"
 	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkPairSendReceive measures the API path alone: one message sent
@@ -154,4 +161,201 @@ func BenchmarkPingPong(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVictimUnderChallengeFlood measures one connection's echo round
+// trip over loopback UDP while 64 other sources (as a spoofer's would be)
+// flood the same listen socket with ChallengeRequests, against the same
+// round trip with no flood. It reports the round trip's p50 and p99 and the
+// flood's rate. Figures from a shared machine are noisy: compare the two
+// sub-benchmarks of one run.
+func BenchmarkVictimUnderChallengeFlood(b *testing.B) {
+	for _, flood := range []bool{false, true} {
+		name := "quiet"
+		if flood {
+			name = "flood"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := newUDPPair(b, fastOpts, fastOpts)
+			addr, _ := p.server.ListenSocketAddress(p.ls)
+			target := net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()))
+			stop := make(chan struct{})
+			var flooded atomic.Int64
+			var wg sync.WaitGroup
+			if flood {
+				var socks []*net.UDPConn
+				for range 64 {
+					c, err := net.DialUDP("udp4", nil, target)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer c.Close()
+					socks = append(socks, c)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req := challengeRequest(512, 1)
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						binary.LittleEndian.PutUint32(req[4:], uint32(i)|1)
+						if _, err := socks[i%len(socks)].Write(req); err == nil {
+							flooded.Add(1)
+						}
+					}
+				}()
+			}
+			// The server echoes what it receives.
+			ctx, cancel := context.WithCancel(context.Background())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in := make([]*Message, 16)
+				for {
+					n, err := p.server.ReceiveMessagesOnConnectionWait(ctx, p.sconn, in)
+					if err != nil || n < 0 {
+						return
+					}
+					for _, m := range in[:n] {
+						p.server.SendMessageToConnection(p.sconn, m.Data, SendReliable|SendNoNagle)
+						m.Release()
+					}
+				}
+			}()
+			payload := make([]byte, 64)
+			out := make([]*Message, 1)
+			rtts := make([]time.Duration, 0, 1024)
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				p.client.SendMessageToConnection(p.cconn, payload, SendReliable|SendNoNagle)
+				for {
+					n, err := p.client.ReceiveMessagesOnConnectionWait(context.Background(), p.cconn, out)
+					if err != nil || n < 0 {
+						b.Fatal("client connection gone")
+					}
+					if n == 1 {
+						out[0].Release()
+						break
+					}
+				}
+				rtts = append(rtts, time.Since(t0))
+			}
+			elapsed := time.Since(start)
+			close(stop)
+			cancel()
+			wg.Wait()
+			slices.Sort(rtts)
+			pct := func(q float64) float64 { return float64(rtts[int(q*float64(len(rtts)-1))].Microseconds()) }
+			b.ReportMetric(pct(0.5), "p50-µs")
+			b.ReportMetric(pct(0.99), "p99-µs")
+			b.ReportMetric(float64(flooded.Load())/elapsed.Seconds(), "flood-pkt/s")
+		})
+	}
+}
+
+// BenchmarkVictimUnderPeerFlood measures one connection's echo round trip
+// while another authenticated connection to the same listen socket sends
+// 16-byte unreliable messages, each in its own packet, as fast as its send
+// rate allows; the server reads both through one poll group, echoing the
+// victim and dropping the flood. Noisy on a shared machine: compare the
+// two sub-benchmarks of one run.
+func BenchmarkVictimUnderPeerFlood(b *testing.B) {
+	for _, flood := range []bool{false, true} {
+		name := "quiet"
+		if flood {
+			name = "flood"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := newUDPPair(b, fastOpts, fastOpts)
+			g := p.server.CreatePollGroup()
+			p.server.SetConnectionPollGroup(p.sconn, g)
+			victim := p.sconn
+			stop := make(chan struct{})
+			var flooded atomic.Int64
+			var wg sync.WaitGroup
+			if flood {
+				addr, _ := p.server.ListenSocketAddress(p.ls)
+				fc := p.client.ConnectByIPAddress(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port()), fastOpts...)
+				waitFor(b, "flooder connected", func() bool {
+					ci, _ := p.client.ConnectionInfo(fc)
+					return ci.State == StateConnected
+				}, p.server, p.client)
+				p.server.mu.RLock()
+				for h := range p.server.conns {
+					if h != victim {
+						p.server.SetConnectionPollGroup(h, g)
+					}
+				}
+				p.server.mu.RUnlock()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					msg := make([]byte, 16)
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if _, r := p.client.SendMessageToConnection(fc, msg, SendUnreliableNoDelay|SendNoNagle); r == ResultOK {
+							flooded.Add(1)
+						} else {
+							runtime.Gosched()
+						}
+					}
+				}()
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				in := make([]*Message, 64)
+				for {
+					n, err := p.server.ReceiveMessagesOnPollGroupWait(ctx, g, in)
+					if err != nil || n < 0 {
+						return
+					}
+					for _, m := range in[:n] {
+						if m.Conn == victim {
+							p.server.SendMessageToConnection(victim, m.Data, SendReliable|SendNoNagle)
+						}
+						m.Release()
+					}
+				}
+			}()
+			payload := make([]byte, 64)
+			out := make([]*Message, 1)
+			rtts := make([]time.Duration, 0, 1024)
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				p.client.SendMessageToConnection(p.cconn, payload, SendReliable|SendNoNagle)
+				for {
+					n, err := p.client.ReceiveMessagesOnConnectionWait(context.Background(), p.cconn, out)
+					if err != nil || n < 0 {
+						b.Fatal("client connection gone")
+					}
+					if n == 1 {
+						out[0].Release()
+						break
+					}
+				}
+				rtts = append(rtts, time.Since(t0))
+			}
+			elapsed := time.Since(start)
+			close(stop)
+			cancel()
+			wg.Wait()
+			slices.Sort(rtts)
+			pct := func(q float64) float64 { return float64(rtts[int(q*float64(len(rtts)-1))].Microseconds()) }
+			b.ReportMetric(pct(0.5), "p50-µs")
+			b.ReportMetric(pct(0.99), "p99-µs")
+			b.ReportMetric(float64(flooded.Load())/elapsed.Seconds(), "flood-msg/s")
+		})
+	}
 }

@@ -196,8 +196,8 @@ func receiveLoops() int {
 }
 
 // fullSoak makes the long scenario tests run at full length (make soak):
-// the lossy transfers with 10,000 reliable messages instead of a sample
-// that still spans every size from 1 B to 512 KB.
+// the lossy transfers with 10,000 reliable messages (by default 1,000 in
+// memory and, over UDP, a sample of 40 that still spans 1 B to 512 KB).
 var fullSoak = flag.Bool("mist.full", false, "run the long scenario tests at full length")
 
 // withFaultyUDP opens real UDP sockets wrapped in fault injection on

@@ -190,3 +190,62 @@ func TestClientRestartOnSamePort(t *testing.T) {
 		t.Errorf("got %q", got[0].Data)
 	}
 }
+
+// challengeRequest is a padded ChallengeRequest of n bytes from client
+// connection id.
+func challengeRequest(n int, id uint32) []byte {
+	b := make([]byte, n)
+	b[0], b[1], b[2] = 0x20, 5, 0 // padded ChallengeRequest, 5-byte body
+	b[3] = 0x0d                   // connection_id, fixed32
+	binary.LittleEndian.PutUint32(b[4:], id)
+	return b
+}
+
+// TestChallengeRepliesLimitedPerSource: one source address flooding
+// ChallengeRequests gets a bounded number of replies per second; the rest
+// are dropped and counted.
+func TestChallengeRepliesLimitedPerSource(t *testing.T) {
+	p := newUDPPair(t, fastOpts, fastOpts)
+	addr, _ := p.server.ListenSocketAddress(p.ls)
+	raw, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	before := p.server.listens[p.ls].udp.ListenerStats()
+	const sent = 200
+	for i := range sent {
+		raw.Write(challengeRequest(512, uint32(i)|1))
+		if i%20 == 19 {
+			time.Sleep(time.Millisecond) // stay within the socket buffer
+		}
+	}
+	replies := 0
+	buf := make([]byte, 2048)
+	for {
+		raw.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := raw.Read(buf); err != nil {
+			break
+		}
+		replies++
+	}
+	after := p.server.listens[p.ls].udp.ListenerStats()
+	// The flood took well under a second: at most two windows' worth.
+	if replies == 0 || replies > 32 {
+		t.Errorf("%d replies to %d ChallengeRequests from one source, want 1..32", replies, sent)
+	}
+	if dropped := after.Dropped - before.Dropped; dropped < uint64(sent-replies)/2 {
+		t.Errorf("%d of the %d unanswered requests counted as dropped", dropped, sent-replies)
+	}
+	// Another source is not affected.
+	other, err := net.DialUDP("udp4", nil, raw.RemoteAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.Write(challengeRequest(512, 7))
+	other.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := other.Read(buf); err != nil || buf[0] != 0x21 {
+		t.Errorf("a second source got no ChallengeReply: %v", err)
+	}
+}

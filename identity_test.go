@@ -3,8 +3,6 @@ package mist
 import (
 	"net/netip"
 	"testing"
-
-	"github.com/mistnet/mist/internal/identity"
 )
 
 func TestIdentityStrings(t *testing.T) {
@@ -61,24 +59,4 @@ func TestIPAddrStrings(t *testing.T) {
 	if FormatIPAddr(netip.AddrPort{}) != "::" {
 		t.Error("zero address")
 	}
-}
-
-// The public identity and the wire one agree on every string form.
-func FuzzParseIdentity(f *testing.F) {
-	for _, s := range []string{"steamid:76561197960287930", "ip:127.0.0.1:27015", "ip:[::1]:5", "str:x", "gen:00ff", "abc:def", "psn:5", "xboxpwid:x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		id, ok := ParseIdentity(s)
-		if !ok {
-			return
-		}
-		again, ok := ParseIdentity(id.String())
-		if !ok || again != id {
-			t.Fatalf("%q -> %q does not round-trip", s, id.String())
-		}
-		if in, err := identity.Parse(id.String()); err == nil && in.String() != id.String() {
-			t.Errorf("%q: internal form %q", id.String(), in.String())
-		}
-	})
 }

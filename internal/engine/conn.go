@@ -56,9 +56,10 @@ type Conn struct {
 
 	paths  []Path
 	active Path
-	// sock is the socket that feeds the first path, if it is a UDP one;
-	// nil for connections built on other paths.
-	sock *Socket
+	// sock is the socket that feeds the first path, if it is a UDP one,
+	// and sockPath that path; nil for connections built on other paths.
+	sock     *Socket
+	sockPath *udpPath
 
 	timer *time.Timer
 	// timerAt is when the timer fires; zero when it is not pending.
@@ -100,7 +101,7 @@ func newConn(cfg *Config, first Path) *Conn {
 		c.now = time.Now
 	}
 	if up, ok := first.(*udpPath); ok {
-		c.sock = up.sock
+		c.sock, c.sockPath = up.sock, up
 	}
 	cfg.Protocol.Remote = first.RemoteAddr()
 	cfg.Protocol.NewSession = c.newSession
@@ -341,7 +342,7 @@ func (c *Conn) teardown() {
 			// The receive loop may be the caller: do not wait for it to end.
 			u.pc.Close()
 		} else {
-			u.unbind(c.paths[0].RemoteAddr(), c)
+			u.unbind(c.sockPath.remote, c)
 		}
 	}
 	c.notified = conn.StateDead

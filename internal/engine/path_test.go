@@ -317,3 +317,23 @@ func TestReceiveFromForeignPathIsDropped(t *testing.T) {
 		t.Errorf("own path delivered %d messages", len(p.sOwner.got))
 	}
 }
+
+// TestRemoveEveryPath: a connection left without paths drops what it would
+// send and can be torn down.
+func TestRemoveEveryPath(t *testing.T) {
+	p, direct := newMemPair(t)
+	p.cOwner.mu.Lock()
+	p.client.RemovePath(direct.client)
+	if p.client.ActivePath() != nil || len(p.client.Paths()) != 0 {
+		t.Errorf("paths left: %d, active %v", len(p.client.Paths()), p.client.ActivePath())
+	}
+	if _, err := p.client.Send(time.Now(), 0, []byte("nowhere"), true, true); err != nil {
+		t.Errorf("send without a path: %v", err)
+	}
+	p.client.Close(time.Now(), 1000, "bye", false)
+	p.client.Destroy()
+	p.cOwner.mu.Unlock()
+	if got := p.cOwner.states[len(p.cOwner.states)-1]; got != conn.StateDead {
+		t.Errorf("last state %v, want dead", got)
+	}
+}

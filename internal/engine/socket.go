@@ -76,6 +76,9 @@ type Socket struct {
 	listener *conn.Listener
 	replyBuf []byte
 
+	// handshakes does the listener's work away from the receive loop.
+	handshakes *handshakeQueue
+
 	// Inline polling by busy-polling receivers; see Poll.
 	pollMu    sync.Mutex
 	pollPkts  []endpoint.Packet
@@ -90,7 +93,9 @@ func NewListenSocket(pc endpoint.PacketConn, cfg SocketConfig) (*Socket, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Socket{cfg: cfg, pc: pc, done: make(chan struct{}), byAddr: make(map[netip.AddrPort]*route), listener: l}, nil
+	u := &Socket{cfg: cfg, pc: pc, done: make(chan struct{}), byAddr: make(map[netip.AddrPort]*route), listener: l}
+	u.handshakes = newHandshakeQueue(u)
+	return u, nil
 }
 
 // Dial starts an outbound connection to remote on its own socket pc and
@@ -107,16 +112,26 @@ func Dial(now time.Time, pc endpoint.PacketConn, remote netip.AddrPort, cfg Conf
 	return c, nil
 }
 
-// Start runs the receive loop.
-func (u *Socket) Start() { go u.run() }
+// Start runs the receive loop (and a listen socket's handshake loop).
+func (u *Socket) Start() {
+	if u.handshakes != nil {
+		u.handshakes.started.Store(true)
+		go u.handshakes.run()
+	}
+	go u.run()
+}
 
 // LocalAddr is the socket's bound address.
 func (u *Socket) LocalAddr() netip.AddrPort { return u.pc.LocalAddr() }
 
-// Close closes the socket and waits for its receive loop to end.
+// Close closes the socket and waits for its receive loop (and handshake
+// loop) to end.
 func (u *Socket) Close() {
 	u.pc.Close()
 	<-u.done
+	if u.handshakes != nil {
+		u.handshakes.stop()
+	}
 }
 
 // ListenerStats returns the counters of a listen socket's listener.
@@ -126,7 +141,9 @@ func (u *Socket) ListenerStats() conn.ListenerStats {
 	if u.listener == nil {
 		return conn.ListenerStats{}
 	}
-	return u.listener.Stats
+	st := u.listener.Stats
+	st.Dropped += u.handshakes.dropped.Load()
+	return st
 }
 
 // nonblockingReader is a socket that can be read without waiting.
@@ -291,15 +308,8 @@ func (u *Socket) handle(now time.Time, from netip.AddrPort, b []byte, kicks *pen
 		// vets it as it would a stranger's, and Accept decides whether it
 		// may replace the connection (MakeWay).
 	}
-	reply, req := u.listener.Receive(now, from, b, u.replyBuf[:0])
-	if len(reply) > 0 {
-		u.pc.WriteBatch([]endpoint.Packet{{Buf: reply, Addr: from}})
-	}
-	u.replyBuf = reply
 	u.mu.Unlock()
-	if req != nil && u.cfg.Accept != nil {
-		u.cfg.Accept(now, from, req)
-	}
+	u.handshakes.offer(now, from, b)
 }
 
 // handshakeClientID returns the client connection id of a ChallengeRequest
@@ -373,12 +383,15 @@ func (u *Socket) RefuseDuplicate(from netip.AddrPort, clientID uint32, id identi
 // PathTo is the socket's direct path to remote, for NewServer.
 func (u *Socket) PathTo(remote netip.AddrPort) Path { return newUDPPath(u, remote) }
 
-// Bind makes the demux feed datagrams from c's first path's address to c.
-// c must have been made with NewServer on a path from PathTo.
+// Bind makes the demux feed datagrams from the address of c's path on u
+// to c. c must have been made with NewServer on a path from u.PathTo.
 func (u *Socket) Bind(c *Conn) {
-	p := c.paths[0]
+	p := c.sockPath
+	if p == nil || p.sock != u {
+		return
+	}
 	u.mu.Lock()
-	u.byAddr[p.RemoteAddr()] = &route{recv: c, path: p, clientID: c.clientID, clientIdentity: c.clientIdentity}
+	u.byAddr[p.remote] = &route{recv: c, path: p, clientID: c.clientID, clientIdentity: c.clientIdentity}
 	u.mu.Unlock()
 }
 
