@@ -41,7 +41,7 @@ func newSignalNet(loss float64) *signalNet {
 }
 
 // join registers s and starts delivering its signals.
-func (n *signalNet) join(t *testing.T, s *Sockets) {
+func (n *signalNet) join(t testing.TB, s *Sockets) {
 	id, _ := s.Identity()
 	p := &signalPeer{s: s, ch: make(chan []byte, 1024)}
 	n.mu.Lock()
@@ -106,7 +106,7 @@ func (c netContext) SendRejectionSignal(peer string, blob []byte) { c.n.send(pee
 
 // newP2PSockets makes an instance for P2P tests whose ICE uses loopback
 // host candidates only.
-func newP2PSockets(t *testing.T, name string, cfg Config) *Sockets {
+func newP2PSockets(t testing.TB, name string, cfg Config) *Sockets {
 	t.Helper()
 	id, ok := GenericStringIdentity(name)
 	if !ok {
@@ -159,7 +159,7 @@ func (p *p2pPeers) state(s *Sockets, h Conn) ConnState {
 	return info.State
 }
 
-func (p *p2pPeers) waitConnected(t *testing.T) {
+func (p *p2pPeers) waitConnected(t testing.TB) {
 	t.Helper()
 	waitFor(t, "both sides Connected", func() bool {
 		return p.lconn != 0 && p.state(p.lis, p.lconn) == StateConnected && p.state(p.con, p.cconn) == StateConnected
