@@ -477,11 +477,13 @@ func TestP2PTrivialSignalingServerLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	p.cconn, err = p.con.ConnectP2P(alice, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.waitConnected(t)
+	t.Logf("connected in %v", time.Since(start))
 	exchange(t, p.con, p.cconn, p.lis, p.lconn, 100)
 	st, r := p.con.ConnectionRealTimeStatus(p.cconn, nil)
 	if r != ResultOK || st.State != StateConnected || st.Ping < 0 {
