@@ -1,10 +1,13 @@
 package bridge
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
+	"os"
 
 	"github.com/mistnet/mist"
+	"github.com/mistnet/mist/ca"
 )
 
 // mistBackend adapts a *mist.Sockets to Backend.
@@ -17,13 +20,16 @@ type mistBackend struct {
 
 // NewMist creates a mist interface instance whose identity is the SteamID
 // steamID, or a random one when steamID is 0, with opts at interface scope.
+// The certificate and trusted CA come from EnvCert and EnvTrust.
 func NewMist(steamID uint64, opts []Option) (Backend, error) {
 	b := &mistBackend{}
-	cfg := mist.Config{
-		Options:                   configValues(opts),
-		OnConnectionStatusChanged: b.onConnChanged,
-		OnAuthenticationStatus:    b.onAuthStatus,
+	cfg, err := credentialsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = configValues(opts)
+	cfg.OnConnectionStatusChanged = b.onConnChanged
+	cfg.OnAuthenticationStatus = b.onAuthStatus
 	if steamID != 0 {
 		cfg.Identity = mist.SteamIDIdentity(steamID)
 	}
@@ -35,9 +41,30 @@ func NewMist(steamID uint64, opts []Option) (Backend, error) {
 	return b, nil
 }
 
+// credentialsFromEnv loads the files EnvCert and EnvTrust name, if set.
+func credentialsFromEnv(getenv func(string) string) (mist.Config, error) {
+	var cfg mist.Config
+	if name := getenv(EnvCert); name != "" {
+		cred, err := ca.ReadCredential(name)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvCert, err)
+		}
+		cfg.Certificate, cfg.CertificateKey = cred.Certificate, cred.PrivateKey
+	}
+	if name := getenv(EnvTrust); name != "" {
+		trust, err := ca.LoadTrust(name)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvTrust, err)
+		}
+		cfg.TrustedCAs = trust.Keys()
+		cfg.RequireAuthentication = true
+	}
+	return cfg, nil
+}
+
 func (b *mistBackend) onConnChanged(ev *mist.ConnStatusChanged) {
 	b.events = append(b.events, Event{Kind: EventConnChanged, Conn: ConnChange{
-		Conn:      uint32(ev.Conn),
+		Conn:      Handle(ev.Conn),
 		State:     int32(ev.Info.State),
 		OldState:  int32(ev.OldState),
 		EndReason: int32(ev.Info.EndReason),
@@ -85,16 +112,52 @@ func (b *mistBackend) SendMessageToConnection(conn uint32, data []byte, flags in
 	return int32(r)
 }
 
+// sendChunkBytes bounds the payload copied for one mist.SendMessages call.
+// A batch may name the same Lua string many times (2^20 entries of a 512 KiB
+// string cost Lua one string), so copying every entry before sending would
+// take memory far beyond anything Lua holds.
+const sendChunkBytes = 4 << 20
+
+// SendMessages sends the batch in chunks of at most sendChunkBytes of
+// payload (or one message), keeping mist's rule across chunks: once a
+// message to a connection fails, later ones to it are not attempted (0),
+// and are not copied either.
 func (b *mistBackend) SendMessages(msgs []OutMessage) []int64 {
-	batch := make([]*mist.Message, len(msgs))
-	for i, m := range msgs {
-		mm := mist.NewMessage(len(m.Data))
-		copy(mm.Data, m.Data)
-		mm.Conn = mist.Conn(m.Conn)
-		mm.Flags = mist.SendFlags(m.Flags)
-		batch[i] = mm
+	out := make([]int64, len(msgs))
+	var failed map[Handle]bool
+	var batch []*mist.Message
+	var index []int
+	for next := 0; next < len(msgs); {
+		batch, index = batch[:0], index[:0]
+		size := 0
+		for ; next < len(msgs); next++ {
+			m := msgs[next]
+			if failed[m.Conn] {
+				continue
+			}
+			if len(batch) > 0 && size+len(m.Data) > sendChunkBytes {
+				break
+			}
+			mm := mist.NewMessage(len(m.Data))
+			copy(mm.Data, m.Data)
+			mm.Conn = mist.Conn(uint32(m.Conn))
+			mm.Flags = mist.SendFlags(m.Flags)
+			batch = append(batch, mm)
+			index = append(index, next)
+			size += len(m.Data)
+		}
+		for j, r := range b.s.SendMessages(batch, true) {
+			out[index[j]] = r
+			if r <= 0 {
+				if failed == nil {
+					failed = make(map[Handle]bool)
+				}
+				failed[msgs[index[j]].Conn] = true
+			}
+		}
+		clear(batch)
 	}
-	return b.s.SendMessages(batch, true)
+	return out
 }
 
 func (b *mistBackend) FlushMessagesOnConnection(conn uint32) int32 {
@@ -127,7 +190,7 @@ func (b *mistBackend) receive(max int, visit func([]InMessage), recv func([]*mis
 	}
 	msgs := b.visitBuf[:0]
 	for _, m := range out[:n] {
-		msgs = append(msgs, InMessage{Conn: uint32(m.Conn), Data: m.Data})
+		msgs = append(msgs, InMessage{Conn: Handle(m.Conn), Data: m.Data})
 	}
 	visit(msgs)
 	for i, m := range out[:n] {
