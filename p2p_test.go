@@ -581,3 +581,27 @@ func TestP2PSymmetricConnectCrossing(t *testing.T) {
 		})
 	}
 }
+
+// TestP2PCustomSignalingWithoutListenSocket: with custom signaling a
+// request for a port nobody listens on is still offered to the receive
+// context, and the connection (with no listen socket) can be accepted, as
+// in GNS.
+func TestP2PCustomSignalingWithoutListenSocket(t *testing.T) {
+	sn := newSignalNet(0)
+	p := &p2pPeers{lis: newP2PSockets(t, "alice", Config{}), con: newP2PSockets(t, "bob", Config{})}
+	sn.join(t, p.lis)
+	sn.join(t, p.con)
+	p.lis.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
+		if ev.Info.State == StateConnecting && ev.Info.ListenSocket == 0 {
+			p.lconn = ev.Conn
+			p.lis.AcceptConnection(ev.Conn)
+		}
+	})
+	alice, _ := p.lis.Identity()
+	var err error
+	if p.cconn, err = p.con.ConnectP2PCustomSignaling(sn.signaling(alice.String()), alice, 12); err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 10)
+}
