@@ -175,7 +175,7 @@ func (s *Sockets) installCertificate(signed *pb.CertificateSigned, key ed25519.P
 		return errors.New("mist: certificate is for another public key than the private key's")
 	}
 	if c.Identity.IsValid() && c.Identity != s.identity.wire() {
-		return fmt.Errorf("mist: certificate is for %v, this instance is %v", c.Identity, s.identity)
+		return fmt.Errorf("mist: certificate is for %v, this instance is %v (an instance made with Config.Certificate takes the certificate's identity)", c.Identity, s.identity)
 	}
 	if len(c.Msg.AppIds) > 0 && !slices.Contains(c.Msg.AppIds, s.appID) {
 		return fmt.Errorf("mist: certificate AppIDs %v do not include %d", c.Msg.AppIds, s.appID)
@@ -207,16 +207,27 @@ func certificateIdentity(blob []byte) (Identity, error) {
 const noCertificateDebug = "No certificate authority: IP_AllowWithoutAuth is 0 and no certificate is installed (SetCertificate)"
 
 // InitAuthentication starts obtaining what authenticated connections need
-// and returns the current status. It is Current once a certificate is
+// and returns the current status. It is Current when IP_AllowWithoutAuth
+// at interface scope lets connections use a self-signed certificate, which
+// GNS then makes per connection, or else once an unexpired certificate is
 // installed (Config.Certificate, Config.CertificateAuthority,
-// SetCertificate), or when IP_AllowWithoutAuth at interface scope lets
-// connections use a self-signed certificate, which GNS then makes per
-// connection; otherwise CannotTry, as GNS without a certificate authority.
+// SetCertificate); otherwise CannotTry, as GNS without a certificate
+// authority.
 // A change is delivered, like in Steam, at the next RunCallbacks.
 func (s *Sockets) InitAuthentication() Availability {
 	avail, debug := AvailabilityCurrent, "OK"
-	if s.local.Load() == nil && s.cfg.int(OptIPAllowWithoutAuth) < 1 {
-		avail, debug = AvailabilityCannotTry, noCertificateDebug
+	if s.cfg.int(OptIPAllowWithoutAuth) < 1 {
+		local := s.local.Load()
+		switch {
+		case local == nil:
+			avail, debug = AvailabilityCannotTry, noCertificateDebug
+		case local.Cert.Msg.TimeExpiry != nil && s.now().Unix() > int64(local.Cert.Msg.GetTimeExpiry()):
+			// GNS does not present an expired certificate; peers that
+			// require one refuse it.
+			avail = AvailabilityCannotTry
+			debug = fmt.Sprintf("Certificate expired at %v; install a new one (SetCertificate)",
+				time.Unix(int64(local.Cert.Msg.GetTimeExpiry()), 0).UTC())
+		}
 	}
 	s.cbMu.Lock()
 	defer s.cbMu.Unlock()

@@ -228,3 +228,27 @@ func FuzzCertificateWithKey(f *testing.F) {
 		}
 	})
 }
+
+// An expired certificate does not make authentication current where one is
+// required.
+func TestInitAuthenticationExpiredCertificate(t *testing.T) {
+	cred := issue(t, newAuthority(t), "str:alice", true)
+	s, err := New(Config{Certificate: cred.Certificate, CertificateKey: cred.PrivateKey, RequireAuthentication: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if avail := s.InitAuthentication(); avail != AvailabilityCannotTry {
+		t.Errorf("InitAuthentication = %v with an expired certificate, want CannotTry", avail)
+	}
+	if _, debug := s.AuthenticationStatus(); !strings.Contains(debug, "Certificate expired at") {
+		t.Errorf("debug text %q", debug)
+	}
+	fresh := issue(t, newAuthority(t), "str:alice", false)
+	if err := s.SetCertificateWithKey(fresh.Certificate, fresh.PrivateKey); err != nil {
+		t.Fatal(err)
+	}
+	if avail := s.InitAuthentication(); avail != AvailabilityCurrent {
+		t.Errorf("after a new certificate: %v, want Current", avail)
+	}
+}

@@ -102,6 +102,7 @@ func (p *p2pTransport) rendezvousConfig(localPort, remotePort int) rendezvous.Co
 	}
 	return rendezvous.Config{
 		LocalIdentity:      p.c.s.identity.wire(),
+		LocalCert:          p.c.s.local.Load(),
 		LocalConnID:        uint32(p.c.handle),
 		LocalVirtualPort:   localPort,
 		RemoteVirtualPort:  remotePort,

@@ -239,3 +239,74 @@ func TestTrustIdentityIsTheCertificates(t *testing.T) {
 		}
 	}
 }
+
+// p2pTrustCases are refusals over P2P, where the identity connected to is
+// known beforehand, so a certificate for another one is refused too.
+var p2pTrustCases = append(refusalCases[:len(refusalCases):len(refusalCases)],
+	struct {
+		name   string
+		kind   certKind
+		reason EndReason
+		debug  string
+	}{"another identity", certOtherID, EndRemoteBadCert, "Cert was issued to str:mallory, not str:"})
+
+// trustP2P connects con to lis over P2P with in-process signaling and
+// returns the connector's settled connection info and the listener's
+// events.
+func trustP2P(t *testing.T, lis, con *Sockets) (ConnectionInfo, *p2pPeers) {
+	t.Helper()
+	lis.p2p.iceLoopback, con.p2p.iceLoopback = true, true
+	sn := newSignalNet(0)
+	sn.join(t, lis)
+	sn.join(t, con)
+	p := &p2pPeers{lis: lis, con: con}
+	ls, err := lis.CreateListenSocketP2P(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ls = ls
+	p.watch()
+	target, _ := lis.Identity()
+	p.cconn, err = con.ConnectP2PCustomSignaling(sn.signaling(target.String()), target, 7, Int32Value(OptTimeoutInitial, 3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "connector to settle", func() bool { info, _ := con.ConnectionInfo(p.cconn); return settled(info) }, lis, con)
+	info, _ := con.ConnectionInfo(p.cconn)
+	return info, p
+}
+
+// Over P2P, the same policy: peers that trust one CA connect with its
+// certificates, and refuse other certificates in both directions with
+// GNS's end reasons.
+func TestTrustP2P(t *testing.T) {
+	authority := newAuthority(t)
+	t.Run("accepted", func(t *testing.T) {
+		info, p := trustP2P(t, trustPeer(t, authority, "alice", certTrusted, true), trustPeer(t, authority, "bob", certTrusted, true))
+		if info.State != StateConnected || info.Flags&ConnInfoUnauthenticated != 0 || info.RemoteIdentity.String() != "str:alice" {
+			t.Fatalf("state %v (end %d %q), flags %b, peer %v", info.State, info.EndReason, info.EndDebug, info.Flags, info.RemoteIdentity)
+		}
+		p.waitConnected(t)
+	})
+	for _, tc := range p2pTrustCases {
+		t.Run("connector refuses "+tc.name, func(t *testing.T) {
+			info, _ := trustP2P(t, trustPeer(t, authority, "alice", tc.kind, false), trustPeer(t, authority, "bob", certTrusted, true))
+			if info.State != StateProblemDetectedLocally || info.EndReason != tc.reason || !strings.Contains(info.EndDebug, tc.debug) {
+				t.Fatalf("connector: state %v, end %d %q; want ProblemDetectedLocally, %d, %q", info.State, info.EndReason, info.EndDebug, tc.reason, tc.debug)
+			}
+			t.Logf("connector's end: %d %q", info.EndReason, info.EndDebug)
+		})
+		t.Run("listener refuses "+tc.name, func(t *testing.T) {
+			info, p := trustP2P(t, trustPeer(t, authority, "alice", certTrusted, true), trustPeer(t, authority, "bob", tc.kind, false))
+			if info.State == StateConnected || info.EndReason != tc.reason || !strings.Contains(info.EndDebug, tc.debug) {
+				t.Fatalf("connector: state %v, end %d %q; want a refusal with %d, %q", info.State, info.EndReason, info.EndDebug, tc.reason, tc.debug)
+			}
+			t.Logf("connector told: %v %d %q", info.State, info.EndReason, info.EndDebug)
+			p.eventsLock.Lock()
+			defer p.eventsLock.Unlock()
+			if len(p.lisEvents) != 0 {
+				t.Errorf("listener saw %d events for a refused connector", len(p.lisEvents))
+			}
+		})
+	}
+}

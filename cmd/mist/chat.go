@@ -57,7 +57,7 @@ type chatOptions struct {
 	statsInterval time.Duration
 	timeout       time.Duration // client: how long to try connecting
 	web           string
-	creds         chatCredentials
+	creds         credentialFlags
 }
 
 // statsTicker ticks every --stats-interval when --stats is on and never
@@ -180,7 +180,7 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var bind string
 	fs := newChatFlagSet("mist chat server", stderr, &o, &port, &bind, false)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats]")
+		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--web ADDR]")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)
@@ -224,7 +224,7 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var o chatOptions
 	fs := newChatFlagSet("mist chat client", stderr, &o, nil, nil, true)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] SERVER_ADDR")
+		fmt.Fprintln(stderr, "Usage: mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] [--web ADDR] SERVER_ADDR")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)

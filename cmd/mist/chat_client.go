@@ -18,7 +18,7 @@ type chatClient struct {
 	server netip.AddrPort
 	log    *chatLog
 	stderr io.Writer
-	creds  *chatCredentials
+	creds  *credentialFlags
 
 	connected bool
 	quitting  bool // the user asked to leave before the connection was up
@@ -107,7 +107,7 @@ func runChatClient(ctx context.Context, server netip.AddrPort, o chatOptions, in
 	}
 	defer stopWeb()
 	log := newChatLog(stdout)
-	o.creds.describe(log, stderr, "client", time.Now())
+	o.creds.describe(log, stderr, "mist chat client", time.Now())
 	cc := &chatClient{s: s, server: server, log: log, stderr: stderr, creds: &o.creds}
 	s.OnConnectionStatusChanged(cc.onStatus)
 

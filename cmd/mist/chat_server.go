@@ -98,7 +98,7 @@ func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, inp
 	}
 	defer stopWeb()
 	log := newChatLog(stdout)
-	o.creds.describe(log, stderr, "server", time.Now())
+	o.creds.describe(log, stderr, "mist chat server", time.Now())
 	cs := &chatServer{s: s, log: log}
 	cs.room = newChatRoom[mist.Conn](cs, log)
 	s.OnConnectionStatusChanged(cs.onStatus)

@@ -13,14 +13,15 @@ import (
 	"github.com/mistnet/mist/ca"
 )
 
-// chatCredentials are what --cert and --trust name and load.
-type chatCredentials struct {
+// credentialFlags are the --cert and --trust flags of the commands that
+// make peers, and what they load.
+type credentialFlags struct {
 	certFile, trustFile string
 	cred                *ca.Credential
 	trust               *ca.Trust
 }
 
-func (c *chatCredentials) register(fs *flag.FlagSet) {
+func (c *credentialFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.certFile, "cert", "",
 		"present the certificate and key in `FILE` (written by 'mist ca issue'); the identity becomes the certificate's")
 	fs.StringVar(&c.trustFile, "trust", "",
@@ -28,7 +29,7 @@ func (c *chatCredentials) register(fs *flag.FlagSet) {
 }
 
 // load reads the files the flags name, returning what is wrong or "".
-func (c *chatCredentials) load() string {
+func (c *credentialFlags) load() string {
 	if c.certFile != "" {
 		cred, err := ca.ReadCredential(c.certFile)
 		if err != nil {
@@ -57,7 +58,7 @@ func fileError(name string, err error) string {
 }
 
 // config is the interface configuration the flags ask for.
-func (c *chatCredentials) config() mist.Config {
+func (c *credentialFlags) config() mist.Config {
 	var cfg mist.Config
 	if c.cred != nil {
 		cfg.Certificate, cfg.CertificateKey = c.cred.Certificate, c.cred.PrivateKey
@@ -70,32 +71,36 @@ func (c *chatCredentials) config() mist.Config {
 }
 
 // describe logs what the instance presents and whom it accepts, and warns
-// on stderr about a certificate peers will refuse.
-func (c *chatCredentials) describe(log *chatLog, stderr io.Writer, role string, now time.Time) {
+// on stderr, after prefix (such as "mist chat client"), about a
+// certificate peers will refuse.
+func (c *credentialFlags) describe(log *chatLog, stderr io.Writer, prefix string, now time.Time) {
 	if c.cred != nil {
 		log.printf("Presenting the certificate of %s from %s", c.cred.Identity, c.certFile)
 		if !c.cred.Expires.IsZero() && now.After(c.cred.Expires) {
-			fmt.Fprintf(stderr, "mist chat %s: warning: the certificate in %s expired at %s; peers that require one will refuse it\n",
-				role, c.certFile, c.cred.Expires.UTC().Format(time.RFC3339))
+			fmt.Fprintf(stderr, "%s: warning: the certificate in %s expired at %s; peers that require one will refuse it\n",
+				prefix, c.certFile, c.cred.Expires.UTC().Format(time.RFC3339))
 		}
 	}
 	if c.trust != nil {
 		log.printf("Accepting only peers with a certificate from the CA in %s", c.trustFile)
 		if c.cred == nil {
-			fmt.Fprintf(stderr, "mist chat %s: warning: --trust without --cert: peers that also use --trust will refuse this one\n", role)
+			fmt.Fprintf(stderr, "%s: warning: --trust without --cert: peers that also use --trust will refuse this one\n", prefix)
 		}
 	}
 }
 
 // connectHint says what to check after a connection attempt failed with
 // reason.
-func (c *chatCredentials) connectHint(reason mist.EndReason) string {
+func (c *credentialFlags) connectHint(reason mist.EndReason) string {
 	switch {
 	case reason == mist.EndRemoteBadCert || reason == mist.EndRemoteBadCrypt:
 		return "  The server's certificate was refused: --trust must name the CA that issued the server's --cert."
 	case reason == mist.EndMiscTimeout && c.cred == nil:
 		return "  Is a chat server running there? Check the address, the port and any firewall.\n" +
 			"  A server started with --trust ignores clients without a certificate from its CA: give one with --cert."
+	case reason == mist.EndMiscTimeout:
+		return "  Is a chat server running there? Check the address, the port and any firewall.\n" +
+			"  A server started with --trust also ignores a --cert that another CA issued or that has expired."
 	}
 	return "  Is a chat server running there? Check the address, the port and any firewall."
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mistnet/mist"
 	"github.com/mistnet/mist/ca"
 )
 
@@ -128,6 +129,64 @@ func TestChatCertificateFlagErrors(t *testing.T) {
 		code := runChat(context.Background(), tc.args, strings.NewReader(""), &out, &errOut)
 		if code != 2 || !strings.Contains(errOut.String(), tc.want) {
 			t.Errorf("chat %q: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}
+
+// The flags warn about what peers will refuse: an expired certificate, and
+// --trust without a certificate of one's own.
+func TestCredentialWarnings(t *testing.T) {
+	pub, issue := chatCA(t)
+	expired := credentialFlags{certFile: issue("str:old", time.Now().Add(-3*time.Hour)), trustFile: pub}
+	if msg := expired.load(); msg != "" {
+		t.Fatal(msg)
+	}
+	var out, errOut syncBuffer
+	expired.describe(newChatLog(&out), &errOut, "mist chat client", time.Now())
+	if !strings.Contains(errOut.String(), "mist chat client: warning: the certificate in "+expired.certFile+" expired at ") {
+		t.Errorf("no expiry warning: %q", errOut.String())
+	}
+	if !strings.Contains(out.String(), "Presenting the certificate of str:old") {
+		t.Errorf("log: %q", out.String())
+	}
+	trustOnly := credentialFlags{trustFile: pub}
+	if msg := trustOnly.load(); msg != "" {
+		t.Fatal(msg)
+	}
+	errOut = syncBuffer{}
+	trustOnly.describe(newChatLog(&out), &errOut, "mist chat server", time.Now())
+	if !strings.Contains(errOut.String(), "mist chat server: warning: --trust without --cert") {
+		t.Errorf("no warning for --trust alone: %q", errOut.String())
+	}
+	if cfg := trustOnly.config(); !cfg.RequireAuthentication || len(cfg.TrustedCAs) != 1 || cfg.Certificate != nil {
+		t.Errorf("config for --trust alone: %+v", cfg)
+	}
+	fresh := credentialFlags{certFile: issue("str:new", time.Now())}
+	fresh.load()
+	errOut = syncBuffer{}
+	fresh.describe(newChatLog(&out), &errOut, "mist chat client", time.Now())
+	if errOut.String() != "" {
+		t.Errorf("warnings for a valid certificate: %q", errOut.String())
+	}
+}
+
+func TestConnectHints(t *testing.T) {
+	_, issue := chatCA(t)
+	none, with := credentialFlags{}, credentialFlags{certFile: issue("str:alice", time.Now())}
+	with.load()
+	for _, tc := range []struct {
+		c      *credentialFlags
+		reason mist.EndReason
+		want   string
+	}{
+		{&with, mist.EndRemoteBadCert, "The server's certificate was refused"},
+		{&none, mist.EndRemoteBadCrypt, "The server's certificate was refused"},
+		{&none, mist.EndMiscTimeout, "give one with --cert"},
+		{&with, mist.EndMiscTimeout, "another CA issued or that has expired"},
+		{&with, mist.EndMiscGeneric, "Is a chat server running there?"},
+	} {
+		if got := tc.c.connectHint(tc.reason); !strings.Contains(got, tc.want) {
+			t.Errorf("hint for %d (cert %v): %q, want %q", tc.reason, tc.c.cred != nil, got, tc.want)
 		}
 	}
 }
