@@ -372,6 +372,13 @@ func TestP2PHostileSignals(t *testing.T) {
 	if st := p.state(p.lis, p.lconn); st != StateConnected {
 		t.Errorf("listener connection state %v after hostile signals", st)
 	}
+	// Closing the listen socket destroys its connections at once.
+	if !p.lis.CloseListenSocket(p.ls) {
+		t.Fatal("CloseListenSocket failed")
+	}
+	if _, ok := p.lis.ConnectionInfo(p.lconn); ok {
+		t.Error("a connection of the closed listen socket is still there")
+	}
 }
 
 type declineContext struct{}
