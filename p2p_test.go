@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +42,7 @@ func newSignalNet(loss float64) *signalNet {
 }
 
 // join registers s and starts delivering its signals.
-func (n *signalNet) join(t *testing.T, s *Sockets) {
+func (n *signalNet) join(t testing.TB, s *Sockets) {
 	id, _ := s.Identity()
 	p := &signalPeer{s: s, ch: make(chan []byte, 1024)}
 	n.mu.Lock()
@@ -106,7 +107,7 @@ func (c netContext) SendRejectionSignal(peer string, blob []byte) { c.n.send(pee
 
 // newP2PSockets makes an instance for P2P tests whose ICE uses loopback
 // host candidates only.
-func newP2PSockets(t *testing.T, name string, cfg Config) *Sockets {
+func newP2PSockets(t testing.TB, name string, cfg Config) *Sockets {
 	t.Helper()
 	id, ok := GenericStringIdentity(name)
 	if !ok {
@@ -159,7 +160,7 @@ func (p *p2pPeers) state(s *Sockets, h Conn) ConnState {
 	return info.State
 }
 
-func (p *p2pPeers) waitConnected(t *testing.T) {
+func (p *p2pPeers) waitConnected(t testing.TB) {
 	t.Helper()
 	waitFor(t, "both sides Connected", func() bool {
 		return p.lconn != 0 && p.state(p.lis, p.lconn) == StateConnected && p.state(p.con, p.cconn) == StateConnected
@@ -371,6 +372,13 @@ func TestP2PHostileSignals(t *testing.T) {
 	if st := p.state(p.lis, p.lconn); st != StateConnected {
 		t.Errorf("listener connection state %v after hostile signals", st)
 	}
+	// Closing the listen socket destroys its connections at once.
+	if !p.lis.CloseListenSocket(p.ls) {
+		t.Fatal("CloseListenSocket failed")
+	}
+	if _, ok := p.lis.ConnectionInfo(p.lconn); ok {
+		t.Error("a connection of the closed listen socket is still there")
+	}
 }
 
 type declineContext struct{}
@@ -477,11 +485,13 @@ func TestP2PTrivialSignalingServerLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	p.cconn, err = p.con.ConnectP2P(alice, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.waitConnected(t)
+	t.Logf("connected in %v", time.Since(start))
 	exchange(t, p.con, p.cconn, p.lis, p.lconn, 100)
 	st, r := p.con.ConnectionRealTimeStatus(p.cconn, nil)
 	if r != ResultOK || st.State != StateConnected || st.Ping < 0 {
@@ -578,4 +588,107 @@ func TestP2PSymmetricConnectCrossing(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestP2PCustomSignalingWithoutListenSocket: with custom signaling a
+// request for a port nobody listens on is still offered to the receive
+// context, and the connection (with no listen socket) can be accepted, as
+// in GNS.
+func TestP2PCustomSignalingWithoutListenSocket(t *testing.T) {
+	sn := newSignalNet(0)
+	p := &p2pPeers{lis: newP2PSockets(t, "alice", Config{}), con: newP2PSockets(t, "bob", Config{})}
+	sn.join(t, p.lis)
+	sn.join(t, p.con)
+	p.lis.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
+		if ev.Info.State == StateConnecting && ev.Info.ListenSocket == 0 {
+			p.lconn = ev.Conn
+			p.lis.AcceptConnection(ev.Conn)
+		}
+	})
+	alice, _ := p.lis.Identity()
+	var err error
+	if p.cconn, err = p.con.ConnectP2PCustomSignaling(sn.signaling(alice.String()), alice, 12); err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 10)
+}
+
+// TestP2PCloseLeavesNoGoroutines: closing the instances ends every ICE
+// session, signaling client and timer they started.
+func TestP2PCloseLeavesNoGoroutines(t *testing.T) {
+	srv, err := trivialtest.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	before := runtime.NumGoroutine()
+	func() {
+		cfg := Config{SignalingServer: srv.Addr()}
+		lis, err := New(Config{Identity: mustIdentity(t, "str:alice"), SignalingServer: cfg.SignalingServer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		con, err := New(Config{Identity: mustIdentity(t, "str:bob"), SignalingServer: cfg.SignalingServer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lis.p2p.iceLoopback, con.p2p.iceLoopback = true, true
+		p := &p2pPeers{lis: lis, con: con}
+		if p.ls, err = lis.CreateListenSocketP2P(0); err != nil {
+			t.Fatal(err)
+		}
+		p.watch()
+		alice, _ := lis.Identity()
+		waitFor(t, "registration", func() bool { return srv.Registered(alice.String()) })
+		if p.cconn, err = con.ConnectP2P(alice, 0); err != nil {
+			t.Fatal(err)
+		}
+		p.waitConnected(t)
+		exchange(t, con, p.cconn, lis, p.lconn, 5)
+		con.Close()
+		lis.Close()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("%d goroutines left (%d before):\n%s", n-before, before, buf)
+	}
+}
+
+// TestP2PCreateConnectionSignalingCallback: ConnectP2P takes its signaling
+// from Callback_CreateConnectionSignaling when set.
+func TestP2PCreateConnectionSignalingCallback(t *testing.T) {
+	sn := newSignalNet(0)
+	var asked []string
+	create := CreateConnectionSignalingFunc(func(s *Sockets, peer Identity, local, remote int) ConnectionSignaling {
+		asked = append(asked, fmt.Sprintf("%v %d %d", peer, local, remote))
+		return sn.signaling(peer.String())
+	})
+	if !SetGlobalConfigValue(PtrValue(OptCallbackCreateConnectionSignaling, create)) {
+		t.Fatal("cannot set Callback_CreateConnectionSignaling")
+	}
+	defer ResetGlobalConfigValue(OptCallbackCreateConnectionSignaling)
+	p := &p2pPeers{lis: newP2PSockets(t, "alice", Config{}), con: newP2PSockets(t, "bob", Config{})}
+	sn.join(t, p.lis)
+	sn.join(t, p.con)
+	ls, err := p.lis.CreateListenSocketP2P(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ls = ls
+	p.watch()
+	alice, _ := p.lis.Identity()
+	if p.cconn, err = p.con.ConnectP2P(alice, 6, Int32Value(OptLocalVirtualPort, 9)); err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	if len(asked) != 1 || asked[0] != "str:alice 9 6" {
+		t.Errorf("callback calls %q", asked)
+	}
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 5)
 }
