@@ -51,7 +51,9 @@ saying what failed (no route, timed out, refused, ...).
 
 Identities look like str:alice or steamid:76561198000000001. Without
 --stun and --turn no server other than the signaling server is contacted:
-only the machines' own addresses are tried.
+only the machines' own addresses are tried. With --cert the identity is
+the certificate's (--identity may be left out); with --trust only peers
+holding a certificate from that CA are accepted (see 'mist ca').
 
 Options:
 `
@@ -68,6 +70,7 @@ type p2pOptions struct {
 	once      bool
 	ticks     int
 	timeout   time.Duration
+	creds     credentialFlags
 }
 
 func runP2P(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -90,6 +93,7 @@ func runP2P(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.turnUser, "turn-user", "", "TURN user name")
 	fs.StringVar(&o.turnPass, "turn-pass", "", "TURN password")
 	fs.IntVar(&o.vport, "vport", 0, "virtual port (0 to 65535)")
+	o.creds.register(fs)
 	fs.BoolVar(&o.relayOnly, "relay-only", false, "use TURN relays only, so neither side learns the other's address")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long connecting and finding a route may each take")
 	if mode == "listen" {
@@ -111,9 +115,18 @@ func runP2P(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mist p2p %s: "+format+"\n", append([]any{mode}, a...)...)
 		return 2
 	}
+	if msg := o.creds.load(); msg != "" {
+		return bad("%s", msg)
+	}
+	if o.identity == "" && o.creds.cred != nil {
+		o.identity = o.creds.cred.Identity
+	}
 	local, ok := mist.ParseIdentity(o.identity)
 	if !ok {
 		return bad("--identity %q is not an identity (str:NAME, steamid:N, ...)", o.identity)
+	}
+	if c := o.creds.cred; c != nil && c.Identity != local.String() {
+		return bad("--identity %s differs from the certificate's identity %s (--cert %s)", local, c.Identity, o.creds.certFile)
 	}
 	if strings.ContainsAny(o.identity, " \t") {
 		return bad("--identity may not contain spaces")
@@ -158,7 +171,9 @@ func runP2P(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.relayOnly {
 		opts = append(opts, mist.Int32Value(mist.OptP2PTransportICEEnable, 1))
 	}
-	s, err := mist.New(mist.Config{Identity: local, SignalingServer: o.signaling, Options: opts})
+	cfg := o.creds.config()
+	cfg.Identity, cfg.SignalingServer, cfg.Options = local, o.signaling, opts
+	s, err := mist.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mist p2p %s: %v\n", mode, err)
 		return 1

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -114,5 +115,71 @@ func TestP2PUsageErrors(t *testing.T) {
 		if code := runP2P(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestP2PCertificates: with --trust on both sides, peers holding
+// certificates of that CA connect, the identity coming from --cert; a peer
+// without one is refused.
+func TestP2PCertificates(t *testing.T) {
+	if !hasLANAddress() {
+		t.Skip("no non-loopback address to run ICE on")
+	}
+	dir := t.TempDir()
+	var out, errOut syncBuffer
+	if code := runCA([]string{"init", "--out", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("ca init: %d %s", code, errOut.String())
+	}
+	for _, name := range []string{"alice", "bob"} {
+		file := filepath.Join(dir, name+".cred")
+		if code := runCA([]string{"issue", "--ca", dir, "--identity", "str:" + name, "--out", file}, &out, &errOut); code != 0 {
+			t.Fatalf("ca issue: %d %s", code, errOut.String())
+		}
+	}
+	trust := filepath.Join(dir, "ca.pub")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := signaling.New(signaling.Config{})
+	go srv.Serve(ln)
+	defer srv.Close()
+	sig := ln.Addr().String()
+
+	if code := runP2P(context.Background(), []string{"connect", "--identity", "str:carol", "--cert", filepath.Join(dir, "bob.cred"), "--signaling", sig, "str:alice"}, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "certificate's identity") {
+		t.Fatalf("--identity other than the certificate's: exit %d, %q", code, errOut.String())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var lout, lerr syncBuffer
+	lcode := make(chan int, 1)
+	go func() {
+		lcode <- runP2P(ctx, []string{"listen", "--once", "--cert", filepath.Join(dir, "alice.cred"), "--trust", trust, "--signaling", sig}, &lout, &lerr)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().RegisteredPeers < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	var cout, cerr syncBuffer
+	if code := runP2P(ctx, []string{"connect", "--identity", "str:mallory", "--ticks", "5", "--timeout", "2s", "--signaling", sig, "str:alice"}, &cout, &cerr); code != 1 {
+		t.Fatalf("a peer without a certificate: exit %d\n%s%s", code, cout.String(), cerr.String())
+	}
+	if !strings.Contains(cout.String(), "reason 4003") {
+		t.Fatalf("a peer without a certificate was not refused with 4003:\n%s%s", cout.String(), cerr.String())
+	}
+	var bout, berr syncBuffer
+	if code := runP2P(ctx, []string{"connect", "--cert", filepath.Join(dir, "bob.cred"), "--trust", trust, "--ticks", "10", "--signaling", sig, "str:alice"}, &bout, &berr); code != 0 {
+		t.Fatalf("a certified peer: exit %d\n%s%s", code, bout.String(), berr.String())
+	}
+	select {
+	case code := <-lcode:
+		if code != 0 {
+			t.Fatalf("listen: exit %d\n%s%s", code, lout.String(), lerr.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("listen --once did not exit")
 	}
 }
