@@ -25,6 +25,7 @@ func runGNSTestP2P(t *testing.T, ctx context.Context, args ...string) <-chan gns
 	path := os.Getenv(gnsTestP2PEnv)
 	args = append(args, "--stun-server", "127.0.0.1:9")
 	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Dir = t.TempDir() // test_p2p writes its log file into the working directory
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
