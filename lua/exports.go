@@ -127,16 +127,16 @@ func mistOptionID(name *C.char, n C.size_t, out *C.int32_t) C.int {
 }
 
 //export mistCreateListenSocketIP
-func mistCreateListenSocketIP(addr *C.char, n C.size_t, ids *C.int32_t, vals *C.int64_t, nopts C.int, out *C.uint32_t) C.int {
+func mistCreateListenSocketIP(addr *C.char, n C.size_t, ids *C.int32_t, vals *C.int64_t, nopts C.int, out *C.uint64_t) C.int {
 	h, err := module.CreateListenSocketIP(string(goBytes(addr, n)), goOptions(ids, vals, nopts))
-	*out = C.uint32_t(h)
+	*out = C.uint64_t(h)
 	return status(err)
 }
 
 //export mistConnectByIPAddress
-func mistConnectByIPAddress(addr *C.char, n C.size_t, ids *C.int32_t, vals *C.int64_t, nopts C.int, out *C.uint32_t) C.int {
+func mistConnectByIPAddress(addr *C.char, n C.size_t, ids *C.int32_t, vals *C.int64_t, nopts C.int, out *C.uint64_t) C.int {
 	h, err := module.ConnectByIPAddress(string(goBytes(addr, n)), goOptions(ids, vals, nopts))
-	*out = C.uint32_t(h)
+	*out = C.uint64_t(h)
 	return status(err)
 }
 
@@ -149,45 +149,45 @@ func mistP2P() C.int {
 }
 
 //export mistAcceptConnection
-func mistAcceptConnection(conn C.uint32_t, out *C.int) C.int {
-	r, err := module.AcceptConnection(uint32(conn))
+func mistAcceptConnection(conn C.uint64_t, out *C.int) C.int {
+	r, err := module.AcceptConnection(bridge.Handle(conn))
 	*out = C.int(r)
 	return status(err)
 }
 
 //export mistCloseConnection
-func mistCloseConnection(conn C.uint32_t, linger C.int, out *C.int) C.int {
-	ok, err := module.CloseConnection(uint32(conn), linger != 0)
+func mistCloseConnection(conn C.uint64_t, linger C.int, out *C.int) C.int {
+	ok, err := module.CloseConnection(bridge.Handle(conn), linger != 0)
 	*out = cBool(ok)
 	return status(err)
 }
 
 //export mistCloseListenSocket
-func mistCloseListenSocket(sock C.uint32_t, out *C.int) C.int {
-	ok, err := module.CloseListenSocket(uint32(sock))
+func mistCloseListenSocket(sock C.uint64_t, out *C.int) C.int {
+	ok, err := module.CloseListenSocket(bridge.Handle(sock))
 	*out = cBool(ok)
 	return status(err)
 }
 
 //export mistSendMessageToConnection
-func mistSendMessageToConnection(conn C.uint32_t, data *C.char, n C.size_t, flags C.int, out *C.int) C.int {
-	r, err := module.SendMessageToConnection(uint32(conn), goBytes(data, n), int32(flags))
+func mistSendMessageToConnection(conn C.uint64_t, data *C.char, n C.size_t, flags C.int, out *C.int) C.int {
+	r, err := module.SendMessageToConnection(bridge.Handle(conn), goBytes(data, n), int32(flags))
 	*out = C.int(r)
 	return status(err)
 }
 
 //export mistSendMessages
-func mistSendMessages(n C.int, conns *C.uint32_t, datas **C.char, lens *C.size_t, flags *C.int, out *C.int) C.int {
+func mistSendMessages(n C.int, conns *C.uint64_t, datas **C.char, lens *C.size_t, flags *C.int, out *C.int) C.int {
 	count := int(n)
 	msgs := make([]bridge.OutMessage, count)
 	ok := make([]bool, count)
 	if count > 0 {
-		cs := unsafe.Slice((*uint32)(unsafe.Pointer(conns)), count)
+		cs := unsafe.Slice((*uint64)(unsafe.Pointer(conns)), count)
 		ds := unsafe.Slice(datas, count)
 		ls := unsafe.Slice(lens, count)
 		fs := unsafe.Slice(flags, count)
 		for i := range msgs {
-			msgs[i] = bridge.OutMessage{Conn: cs[i], Data: goBytes(ds[i], ls[i]), Flags: int32(fs[i])}
+			msgs[i] = bridge.OutMessage{Conn: bridge.Handle(cs[i]), Data: goBytes(ds[i], ls[i]), Flags: int32(fs[i])}
 		}
 	}
 	err := module.SendMessages(msgs, ok)
@@ -201,8 +201,8 @@ func mistSendMessages(n C.int, conns *C.uint32_t, datas **C.char, lens *C.size_t
 }
 
 //export mistFlushMessagesOnConnection
-func mistFlushMessagesOnConnection(conn C.uint32_t, out *C.int) C.int {
-	r, err := module.FlushMessagesOnConnection(uint32(conn))
+func mistFlushMessagesOnConnection(conn C.uint64_t, out *C.int) C.int {
+	r, err := module.FlushMessagesOnConnection(bridge.Handle(conn))
 	*out = C.int(r)
 	return status(err)
 }
@@ -213,9 +213,9 @@ func mistFlushMessagesOnConnection(conn C.uint32_t, out *C.int) C.int {
 // frees: count mist_msg entries followed by their payloads.
 //
 //export mistReceive
-func mistReceive(handle C.uint32_t, group C.int, count *C.int, batch **C.mist_msg) C.int {
+func mistReceive(handle C.uint64_t, group C.int, count *C.int, batch **C.mist_msg) C.int {
 	*count, *batch = -1, nil
-	ok, err := module.Receive(uint32(handle), group != 0, func(msgs []bridge.InMessage) {
+	ok, err := module.Receive(bridge.Handle(handle), group != 0, func(msgs []bridge.InMessage) {
 		*count = C.int(len(msgs))
 		if len(msgs) == 0 {
 			return
@@ -234,7 +234,7 @@ func mistReceive(handle C.uint32_t, group C.int, count *C.int, batch **C.mist_ms
 			entries[i] = C.mist_msg{
 				data: (*C.char)(unsafe.Add(block, off)),
 				len:  C.size_t(len(m.Data)),
-				conn: C.uint32_t(m.Conn),
+				conn: C.uint64_t(m.Conn),
 			}
 			off += len(m.Data)
 		}
@@ -262,30 +262,30 @@ func mistAuthenticationStatus(out *C.int, msg *C.char, n C.size_t) C.int {
 }
 
 //export mistConnectionInfo
-func mistConnectionInfo(conn C.uint32_t, ok *C.int, desc *C.char, n C.size_t) C.int {
-	d, found, err := module.ConnectionDescription(uint32(conn))
+func mistConnectionInfo(conn C.uint64_t, ok *C.int, desc *C.char, n C.size_t) C.int {
+	d, found, err := module.ConnectionDescription(bridge.Handle(conn))
 	*ok = cBool(found)
 	copyCString(desc, n, d)
 	return status(err)
 }
 
 //export mistCreatePollGroup
-func mistCreatePollGroup(out *C.uint32_t) C.int {
+func mistCreatePollGroup(out *C.uint64_t) C.int {
 	g, err := module.CreatePollGroup()
-	*out = C.uint32_t(g)
+	*out = C.uint64_t(g)
 	return status(err)
 }
 
 //export mistDestroyPollGroup
-func mistDestroyPollGroup(group C.uint32_t, out *C.int) C.int {
-	ok, err := module.DestroyPollGroup(uint32(group))
+func mistDestroyPollGroup(group C.uint64_t, out *C.int) C.int {
+	ok, err := module.DestroyPollGroup(bridge.Handle(group))
 	*out = cBool(ok)
 	return status(err)
 }
 
 //export mistSetConnectionPollGroup
-func mistSetConnectionPollGroup(conn, group C.uint32_t, out *C.int) C.int {
-	ok, err := module.SetConnectionPollGroup(uint32(conn), uint32(group))
+func mistSetConnectionPollGroup(conn, group C.uint64_t, out *C.int) C.int {
+	ok, err := module.SetConnectionPollGroup(bridge.Handle(conn), bridge.Handle(group))
 	*out = cBool(ok)
 	return status(err)
 }
@@ -293,20 +293,30 @@ func mistSetConnectionPollGroup(conn, group C.uint32_t, out *C.int) C.int {
 //export mistRunCallbacks
 func mistRunCallbacks() { module.RunCallbacks() }
 
-// mistNextEvent fills ev with the oldest queued callback and returns 1, or
-// returns 0 when the queue is empty.
+// mistDropEvent takes the event mistPeekEvent numbered seq off the queue;
+// 0 if it is no longer the oldest (delivered meanwhile).
 //
-//export mistNextEvent
-func mistNextEvent(ev *C.mist_event) C.int {
-	e, ok := module.NextEvent()
+//export mistDropEvent
+func mistDropEvent(seq C.uint64_t) C.int {
+	return cBool(module.DropEvent(uint64(seq)))
+}
+
+// mistPeekEvent fills ev with the oldest queued callback, and seq with its
+// number for mistDropEvent, and returns 1; it returns 0 when the queue is
+// empty.
+//
+//export mistPeekEvent
+func mistPeekEvent(ev *C.mist_event, seq *C.uint64_t) C.int {
+	e, n, ok := module.PeekEvent()
 	if !ok {
 		return 0
 	}
+	*seq = C.uint64_t(n)
 	*ev = C.mist_event{}
 	switch e.Kind {
 	case bridge.EventConnChanged:
 		ev.kind = C.MIST_EVENT_CONN
-		ev.conn = C.uint32_t(e.Conn.Conn)
+		ev.conn = C.uint64_t(e.Conn.Conn)
 		ev.state = C.int(e.Conn.State)
 		ev.old_state = C.int(e.Conn.OldState)
 		ev.end_reason = C.int(e.Conn.EndReason)

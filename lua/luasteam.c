@@ -23,6 +23,7 @@
 
 #define UINT64_MT "luasteam.uint64"
 #define LISTEN_MT "luasteam.listenSocket"
+#define BATCH_MT "luasteam.receivedBatch"
 /* Registry key of the networkingSockets table, where callbacks are looked up. */
 #define SOCKETS_KEY "luasteam.networkingSockets"
 
@@ -115,14 +116,20 @@ static void check(lua_State *L, int status) {
 	}
 }
 
-/* Connection and poll group handles are numbers; values that cannot be a
- * uint32 handle become 0, which every call treats as invalid. */
-static uint32_t check_handle(lua_State *L, int idx) {
+/* Connection and poll group handles are integers below 2^53 (the session
+ * above mist's 32-bit handle, see bridge.Handle); negative values become 0,
+ * which every call treats as invalid. */
+static uint64_t check_handle(lua_State *L, int idx) {
 	lua_Integer v = check_integer(L, idx);
-	if (v < 0 || v > (lua_Integer)0xffffffffu) {
-		return 0;
-	}
-	return (uint32_t)v;
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+static void push_handle(lua_State *L, uint64_t h) {
+#if LUA_VERSION_NUM >= 503
+	lua_pushinteger(L, (lua_Integer)h);
+#else
+	lua_pushnumber(L, (lua_Number)h); /* exact: below 2^53 */
+#endif
 }
 
 static void push_result(lua_State *L, int result) {
@@ -173,10 +180,10 @@ static int uint64_tostring(lua_State *L) {
 /* ---- listen sockets: full userdata holding the handle ---- */
 
 typedef struct {
-	uint32_t handle; /* 0 once closed */
+	uint64_t handle; /* 0 once closed */
 } listen_socket;
 
-static void push_listen_socket(lua_State *L, uint32_t handle) {
+static void push_listen_socket(lua_State *L, uint64_t handle) {
 	listen_socket *s = (listen_socket *)lua_newuserdata(L, sizeof *s);
 	s->handle = handle;
 	luaL_getmetatable(L, LISTEN_MT);
@@ -193,7 +200,7 @@ static int listen_socket_tostring(lua_State *L) {
 	if (s->handle == 0) {
 		snprintf(buf, sizeof buf, "listen socket (closed)");
 	} else {
-		snprintf(buf, sizeof buf, "listen socket %lu", (unsigned long)s->handle);
+		snprintf(buf, sizeof buf, "listen socket %llu", (unsigned long long)s->handle);
 	}
 	lua_pushstring(L, buf);
 	return 1;
@@ -213,6 +220,20 @@ typedef struct {
 	int32_t ids[MAX_OPTIONS];
 	int64_t values[MAX_OPTIONS];
 } options;
+
+/* Writes the string form of the value at idx (which it may convert in
+ * place) to stderr, or its type name; at most PRINT_MAX bytes, so a huge key
+ * cannot flood the log. */
+#define PRINT_MAX 64
+static void print_value(lua_State *L, int idx) {
+	size_t n;
+	const char *s = lua_tolstring(L, idx, &n);
+	if (s == NULL) {
+		fputs(luaL_typename(L, idx), stderr);
+		return;
+	}
+	fprintf(stderr, "%.*s%s", (int)(n > PRINT_MAX ? PRINT_MAX : n), s, n > PRINT_MAX ? "..." : "");
+}
 
 /* Like luasteam, the options table is whatever the last argument is, if it
  * is a table. Unknown keys are reported on stderr and skipped; a value that
@@ -237,9 +258,11 @@ static void read_options(lua_State *L, options *o) {
 			/* Print copies so lua_next still sees the original key. */
 			lua_pushvalue(L, -2);
 			lua_pushvalue(L, -2);
-			fprintf(stderr, "Unsupported/Unknown config option [ %s = %s ]\n",
-			        lua_tostring(L, -2) ? lua_tostring(L, -2) : luaL_typename(L, -2),
-			        lua_tostring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+			fprintf(stderr, "Unsupported/Unknown config option [ ");
+			print_value(L, -2);
+			fprintf(stderr, " = ");
+			print_value(L, -1);
+			fprintf(stderr, " ]\n");
 			lua_pop(L, 3);
 			continue;
 		} else {
@@ -313,19 +336,21 @@ static int steam_shutdown(lua_State *L) {
  * that would otherwise starve the library's network and timer threads. */
 static int steam_runCallbacks(lua_State *L) {
 	mist_event ev;
+	uint64_t seq;
 	sched_yield();
 	mistRunCallbacks();
-	while (mistNextEvent(&ev)) {
+	while (mistPeekEvent(&ev, &seq)) {
 		lua_getfield(L, LUA_REGISTRYINDEX, SOCKETS_KEY);
 		lua_getfield(L, -1, ev.kind == MIST_EVENT_CONN ? "onConnectionChanged" : "onAuthenticationStatus");
 		lua_remove(L, -2);
 		if (lua_isnil(L, -1)) {
 			lua_pop(L, 1);
+			mistDropEvent(seq);
 			continue;
 		}
 		if (ev.kind == MIST_EVENT_CONN) {
 			lua_createtable(L, 0, 5);
-			lua_pushinteger(L, (lua_Integer)ev.conn);
+			push_handle(L, ev.conn);
 			lua_setfield(L, -2, "connection");
 			lua_pushstring(L, state_name(ev.state));
 			lua_setfield(L, -2, "state");
@@ -342,6 +367,14 @@ static int steam_runCallbacks(lua_State *L) {
 			lua_pushstring(L, ev.text);
 			lua_setfield(L, -2, "debugMsg");
 		}
+		/* The event leaves the queue only now: building the table may
+		 * raise (out of memory; on Lua 5.1 and LuaJIT a finalizer's error),
+		 * and then it stays queued. Lua code run meanwhile may have
+		 * delivered it already; then it is not delivered twice. */
+		if (!mistDropEvent(seq)) {
+			lua_pop(L, 2);
+			continue;
+		}
 		if (lua_pcall(L, 1, 0, 0) != 0) {
 			return lua_error(L);
 		}
@@ -355,7 +388,7 @@ static int ns_createListenSocketIP(lua_State *L) {
 	size_t n;
 	const char *addr = luaL_checklstring(L, 1, &n);
 	options o;
-	uint32_t h;
+	uint64_t h;
 	read_options(L, &o);
 	check(L, mistCreateListenSocketIP((char *)addr, n, o.ids, o.values, o.n, &h));
 	if (h == 0) {
@@ -372,10 +405,10 @@ static int ns_connectByIPAddress(lua_State *L) {
 	size_t n;
 	const char *addr = luaL_checklstring(L, 1, &n);
 	options o;
-	uint32_t h;
+	uint64_t h;
 	read_options(L, &o);
 	check(L, mistConnectByIPAddress((char *)addr, n, o.ids, o.values, o.n, &h));
-	lua_pushinteger(L, (lua_Integer)h);
+	push_handle(L, h);
 	return 1;
 }
 
@@ -392,7 +425,7 @@ static int ns_acceptConnection(lua_State *L) {
 }
 
 static int ns_closeConnection(lua_State *L) {
-	uint32_t h = check_handle(L, 1);
+	uint64_t h = check_handle(L, 1);
 	int ok;
 	check(L, mistCloseConnection(h, lua_toboolean(L, 2), &ok));
 	lua_pushboolean(L, ok);
@@ -417,7 +450,7 @@ static int ns_closeListenSocket(lua_State *L) {
 }
 
 static int ns_sendMessageToConnection(lua_State *L) {
-	uint32_t h = check_handle(L, 1);
+	uint64_t h = check_handle(L, 1);
 	size_t n;
 	const char *data = luaL_checklstring(L, 2, &n);
 	lua_Integer flags = check_integer(L, 3);
@@ -451,7 +484,7 @@ static lua_Integer message_field_integer(lua_State *L, int idx, int i, const cha
 static int ns_sendMessages(lua_State *L) {
 	lua_Integer n = check_integer(L, 1);
 	int count, i, status, anchors;
-	uint32_t *conns;
+	uint64_t *conns;
 	char **datas;
 	size_t *lens;
 	int *flags, *ok;
@@ -466,7 +499,7 @@ static int ns_sendMessages(lua_State *L) {
 		char *block = (char *)lua_newuserdata(L, arrays);
 		datas = (char **)block;
 		lens = (size_t *)(datas + count);
-		conns = (uint32_t *)(lens + count);
+		conns = (uint64_t *)(lens + count);
 		flags = (int *)(conns + count);
 		ok = flags + count;
 	}
@@ -480,7 +513,7 @@ static int ns_sendMessages(lua_State *L) {
 			luaL_error(L, "luasteam: sendMessages: messages[%d] must be a table, got %s", i, luaL_typename(L, -1));
 		}
 		c = message_field_integer(L, -1, i, "conn");
-		conns[i - 1] = c >= 0 && c <= (lua_Integer)0xffffffffu ? (uint32_t)c : 0;
+		conns[i - 1] = c < 0 ? 0 : (uint64_t)c;
 		flags[i - 1] = (int)message_field_integer(L, -1, i, "flag");
 		/* The payload: a string, a number in its string form, anything else
 		 * empty (as luasteam does). */
@@ -513,15 +546,36 @@ static int ns_flushMessagesOnConnection(lua_State *L) {
 	return 1;
 }
 
+/* A received batch comes from malloc (the Go side cannot allocate Lua
+ * memory). Until receive frees it, it belongs to a userdata whose __gc frees
+ * it: a Lua error while the messages are pushed (out of memory, or a
+ * finalizer that raises, which Lua 5.1 and LuaJIT pass on from any
+ * allocation) leaves the block to the collector instead of leaking it. */
+typedef struct {
+	mist_msg *batch;
+} batch_owner;
+
+static int batch_owner_gc(lua_State *L) {
+	batch_owner *o = (batch_owner *)test_udata(L, 1, BATCH_MT);
+	if (o != NULL) {
+		free(o->batch);
+		o->batch = NULL;
+	}
+	return 0;
+}
+
 /* Shared by both receive calls: n, then a sequence of payloads (connection)
- * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle.
- * The batch comes from malloc (the Go side cannot allocate Lua memory); only
- * a Lua out-of-memory error while pushing could skip the free. */
+ * or of {msg=, conn=} tables (poll group); just -1 for an invalid handle. */
 static int receive(lua_State *L, int group) {
-	uint32_t h = check_handle(L, 1);
+	uint64_t h = check_handle(L, 1);
 	int count, i;
 	mist_msg *batch;
-	check(L, mistReceive(h, group, &count, &batch));
+	batch_owner *owner = (batch_owner *)lua_newuserdata(L, sizeof *owner);
+	owner->batch = NULL;
+	luaL_getmetatable(L, BATCH_MT);
+	lua_setmetatable(L, -2);
+	check(L, mistReceive(h, group, &count, &owner->batch));
+	batch = owner->batch;
 	if (count < 0) {
 		lua_pushinteger(L, -1);
 		return 1;
@@ -533,7 +587,7 @@ static int receive(lua_State *L, int group) {
 			lua_createtable(L, 0, 2);
 			lua_pushlstring(L, batch[i].data, batch[i].len);
 			lua_setfield(L, -2, "msg");
-			lua_pushinteger(L, (lua_Integer)batch[i].conn);
+			push_handle(L, batch[i].conn);
 			lua_setfield(L, -2, "conn");
 		} else {
 			lua_pushlstring(L, batch[i].data, batch[i].len);
@@ -541,6 +595,7 @@ static int receive(lua_State *L, int group) {
 		lua_rawseti(L, -2, i + 1);
 	}
 	free(batch);
+	owner->batch = NULL;
 	return 2;
 }
 
@@ -582,9 +637,9 @@ static int ns_getIdentity(lua_State *L) {
 }
 
 static int ns_createPollGroup(lua_State *L) {
-	uint32_t g;
+	uint64_t g;
 	check(L, mistCreatePollGroup(&g));
-	lua_pushinteger(L, (lua_Integer)g);
+	push_handle(L, g);
 	return 1;
 }
 
@@ -596,8 +651,8 @@ static int ns_destroyPollGroup(lua_State *L) {
 }
 
 static int ns_setConnectionPollGroup(lua_State *L) {
-	uint32_t c = check_handle(L, 1);
-	uint32_t g = check_handle(L, 2);
+	uint64_t c = check_handle(L, 1);
+	uint64_t g = check_handle(L, 2);
 	int ok;
 	check(L, mistSetConnectionPollGroup(c, g, &ok));
 	lua_pushboolean(L, ok);
@@ -687,6 +742,11 @@ int luaopen_luasteam(lua_State *L) {
 	lua_setfield(L, -2, "__eq");
 	lua_pushcfunction(L, uint64_tostring);
 	lua_setfield(L, -2, "__tostring");
+	lua_pop(L, 1);
+
+	luaL_newmetatable(L, BATCH_MT);
+	lua_pushcfunction(L, batch_owner_gc);
+	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 
 	luaL_newmetatable(L, LISTEN_MT);

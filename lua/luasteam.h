@@ -20,7 +20,7 @@ enum { MIST_EVENT_CONN = 1, MIST_EVENT_AUTH = 2 };
  * the debug message (authentication events), NUL-terminated. */
 typedef struct {
 	int kind;
-	uint32_t conn;
+	uint64_t conn; /* a handle as Lua sees it (see bridge.Handle) */
 	int state;
 	int old_state;
 	int end_reason;
@@ -33,7 +33,7 @@ typedef struct {
 typedef struct {
 	const char *data;
 	size_t len;
-	uint32_t conn;
+	uint64_t conn;
 } mist_msg;
 
 #endif

@@ -3,7 +3,8 @@ package bridge
 import "net/netip"
 
 // Backend is the part of a mist interface instance the Lua module drives.
-// Handles are the raw uint32 values of mist's handle types (0 = invalid);
+// Handles are the raw uint32 values of mist's handle types (0 = invalid),
+// never a Handle of the Lua side;
 // results are EResult numbers. Payloads passed in may live in Lua's memory
 // and are only valid during the call: implementations copy what they keep. Keeping this surface small and typed in plain
 // values lets the bridge be tested without sockets.
@@ -47,23 +48,27 @@ type Option struct {
 	Value int64
 }
 
-// OutMessage is one entry of sendMessages.
+// OutMessage is one entry of sendMessages. Conn is a Handle when given to
+// Module.SendMessages, mist's handle when the Backend gets it.
 type OutMessage struct {
-	Conn  uint32
+	Conn  Handle
 	Data  []byte
 	Flags int32
 }
 
 // InMessage is one received message; Data is only valid inside the visit
-// function it was passed to.
+// function it was passed to. Conn is mist's handle as the Backend reports
+// it, a Handle once Module.Receive passes it on.
 type InMessage struct {
-	Conn uint32
+	Conn Handle
 	Data []byte
 }
 
 // ConnChange is a connection status change as onConnectionChanged sees it.
+// Conn is mist's handle as the Backend reports it, a Handle once queued by
+// Module.RunCallbacks.
 type ConnChange struct {
-	Conn      uint32
+	Conn      Handle
 	State     int32
 	OldState  int32
 	EndReason int32

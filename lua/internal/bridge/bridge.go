@@ -45,9 +45,12 @@ type NewBackendFunc func(steamID uint64, opts []Option) (Backend, error)
 type Module struct {
 	newBackend NewBackendFunc
 
-	mu    sync.Mutex
-	b     Backend // nil before Init and after Shutdown
-	queue []Event
+	mu       sync.Mutex
+	b        Backend // nil before Init and after Shutdown
+	queue    []Event
+	session  uint64 // of b: the number of instances created before it
+	sessions uint64 // instances created so far
+	dropped  uint64 // events ever taken off queue: the sequence number of queue[0]
 }
 
 // New returns a module that creates its interface instance with newBackend.
@@ -57,19 +60,26 @@ func New(newBackend NewBackendFunc) *Module {
 
 // Init creates the interface instance with the given identity (0: random)
 // and interface-scope options. Calling it again while initialised is a
-// no-op, as a second SteamAPI_Init is.
+// no-op, as a second SteamAPI_Init is. Each instance starts a new session:
+// handles of earlier sessions are invalid in it.
 func (m *Module) Init(steamID uint64, opts []Option) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.b != nil {
 		return nil
 	}
+	if m.sessions >= MaxSessions {
+		return errTooManySessions
+	}
 	b, err := m.newBackend(steamID, opts)
 	if err != nil {
 		return err
 	}
 	m.b = b
+	m.dropped += uint64(len(m.queue))
 	m.queue = nil
+	m.session = m.sessions
+	m.sessions++
 	return nil
 }
 
@@ -86,6 +96,7 @@ func (m *Module) Shutdown() {
 	m.mu.Lock()
 	b := m.b
 	m.b = nil
+	m.dropped += uint64(len(m.queue))
 	m.queue = nil
 	m.mu.Unlock()
 	if b != nil {
@@ -147,21 +158,51 @@ func (m *Module) RunCallbacks() {
 	if m.b == nil {
 		return
 	}
-	m.b.RunCallbacks(func(ev Event) { m.queue = append(m.queue, ev) })
+	m.b.RunCallbacks(func(ev Event) {
+		if ev.Kind == EventConnChanged {
+			ev.Conn.Conn = m.toLua(uint32(ev.Conn.Conn))
+		}
+		m.queue = append(m.queue, ev)
+	})
 }
 
 // NextEvent removes and returns the oldest queued event.
 func (m *Module) NextEvent() (Event, bool) {
+	for {
+		ev, seq, ok := m.PeekEvent()
+		if !ok || m.DropEvent(seq) {
+			return ev, ok
+		}
+	}
+}
+
+// PeekEvent returns the oldest queued event without removing it, and its
+// sequence number for DropEvent. runCallbacks takes an event off the queue
+// only once its Lua table is built, so an error while building it (out of
+// memory, or a finalizer that raises) leaves the event queued.
+func (m *Module) PeekEvent() (Event, uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.queue) == 0 {
-		return Event{}, false
+		return Event{}, 0, false
 	}
-	ev := m.queue[0]
+	return m.queue[0], m.dropped, true
+}
+
+// DropEvent removes the oldest queued event if it is still the one PeekEvent
+// numbered seq, and reports whether it did: Lua code that ran since (a
+// finalizer calling runCallbacks) may have delivered it already.
+func (m *Module) DropEvent(seq uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.queue) == 0 || seq != m.dropped {
+		return false
+	}
 	m.queue[0] = Event{}
 	m.queue = m.queue[1:]
 	if len(m.queue) == 0 {
 		m.queue = nil
 	}
-	return ev, true
+	m.dropped++
+	return true
 }

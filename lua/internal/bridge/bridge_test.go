@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // newTestModule returns an initialised module on a real mist instance and
 // a connected in-process pair on it.
-func newTestModule(t *testing.T) (m *Module, c1, c2 uint32) {
+func newTestModule(t *testing.T) (m *Module, c1, c2 Handle) {
 	t.Helper()
 	m = New(NewMist)
 	if err := m.Init(0, nil); err != nil {
@@ -23,7 +24,7 @@ func newTestModule(t *testing.T) (m *Module, c1, c2 uint32) {
 	if !ok {
 		t.Fatal("CreateSocketPair failed")
 	}
-	return m, uint32(h1), uint32(h2)
+	return m, m.toLua(uint32(h1)), m.toLua(uint32(h2))
 }
 
 func TestCallsBeforeInitFail(t *testing.T) {
@@ -89,6 +90,50 @@ func TestAuthenticationEventIsQueued(t *testing.T) {
 	}
 	if a, _, _ := m.AuthenticationStatus(); a != 100 {
 		t.Errorf("AuthenticationStatus = %d, want 100", a)
+	}
+}
+
+// An event stays queued until DropEvent names it; a stale number (the
+// event was delivered meanwhile, or the session ended) drops nothing.
+func TestPeekAndDropEvent(t *testing.T) {
+	m := New(NewMist)
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	for range 2 {
+		m.ConnectByIPAddress("127.0.0.1:9", nil)
+	}
+	m.RunCallbacks()
+	first, seq, ok := m.PeekEvent()
+	if !ok {
+		t.Fatal("no event queued")
+	}
+	if again, seq2, _ := m.PeekEvent(); seq2 != seq || again.Conn.Conn != first.Conn.Conn {
+		t.Fatal("PeekEvent removed the event")
+	}
+	// Delivered meanwhile by a nested runCallbacks.
+	if ev, ok := m.NextEvent(); !ok || ev.Conn.Conn != first.Conn.Conn {
+		t.Fatal("NextEvent did not return the peeked event")
+	}
+	if m.DropEvent(seq) {
+		t.Error("DropEvent removed an event already delivered")
+	}
+	second, seq, ok := m.PeekEvent()
+	if !ok || second.Conn.Conn == first.Conn.Conn {
+		t.Fatal("second event missing")
+	}
+	m.Shutdown()
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.ConnectByIPAddress("127.0.0.1:9", nil)
+	m.RunCallbacks()
+	if m.DropEvent(seq) {
+		t.Error("DropEvent with a number from the previous session removed an event")
+	}
+	if _, seq, ok = m.PeekEvent(); !ok || !m.DropEvent(seq) {
+		t.Error("the new session's event cannot be dropped")
 	}
 }
 
@@ -159,6 +204,43 @@ func TestSendMessagesMixedResults(t *testing.T) {
 	}
 }
 
+// Batches are copied and sent in chunks; mist's rule that messages after a
+// failed one to the same connection are not attempted must hold across
+// chunk boundaries, and the order on a connection must stay.
+func TestSendMessagesChunks(t *testing.T) {
+	m, c1, _ := newTestModule(t)
+	big := make([]byte, mist.MaxMessageSize)
+	raw1 := Handle(m.fromLua(c1))
+	msgs := []OutMessage{{Conn: raw1, Data: []byte("first"), Flags: 8}}
+	want := []string{"sent", "failed"}
+	for range 3 * sendChunkBytes / len(big) {
+		msgs = append(msgs, OutMessage{Conn: 12345, Data: big, Flags: 8})
+		want = append(want, "skipped")
+	}
+	want = want[:len(msgs)]
+	msgs = append(msgs, OutMessage{Conn: raw1, Data: []byte("last"), Flags: 8})
+	want = append(want, "sent")
+	res := m.b.SendMessages(msgs)
+	if len(res) != len(msgs) {
+		t.Fatalf("%d results for %d messages", len(res), len(msgs))
+	}
+	for i, r := range res {
+		got := "sent"
+		switch {
+		case r < 0:
+			got = "failed"
+		case r == 0:
+			got = "skipped"
+		}
+		if got != want[i] {
+			t.Errorf("message %d: result %d (%s), want %s", i, r, got, want[i])
+		}
+	}
+	if last := res[len(res)-1]; res[0] >= last {
+		t.Errorf("message numbers %d, %d not increasing", res[0], last)
+	}
+}
+
 func TestPollGroupAndClose(t *testing.T) {
 	m, c1, c2 := newTestModule(t)
 	g, _ := m.CreatePollGroup()
@@ -204,6 +286,110 @@ func TestPollGroupAndClose(t *testing.T) {
 	}
 	if ok, _ := m.DestroyPollGroup(g); !ok {
 		t.Error("DestroyPollGroup failed")
+	}
+}
+
+// After Shutdown and Init the new instance numbers its objects from the
+// start again; the handles of the first session must name none of them.
+func TestHandlesOfEarlierSessionsAreInvalid(t *testing.T) {
+	m := New(NewMist)
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeUDPAddr(t)
+	oldSock, _ := m.CreateListenSocketIP(addr, nil)
+	oldGroup, _ := m.CreatePollGroup()
+	oldConn, _ := m.ConnectByIPAddress("127.0.0.1:9", nil)
+	if oldSock == 0 || oldGroup == 0 || oldConn == 0 {
+		t.Fatalf("creating objects failed: %x %x %x", oldSock, oldGroup, oldConn)
+	}
+	m.Shutdown()
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	newSock, _ := m.CreateListenSocketIP(addr, nil)
+	newGroup, _ := m.CreatePollGroup()
+	newConn, _ := m.ConnectByIPAddress("127.0.0.1:9", nil)
+	if uint32(newSock) != uint32(oldSock) || uint32(newGroup) != uint32(oldGroup) {
+		t.Fatalf("mist did not reuse its handles (%x %x vs %x %x); the test needs them equal",
+			newSock, newGroup, oldSock, oldGroup)
+	}
+	// Connection handles are random: stand in for a first-session handle
+	// that mist happened to reuse.
+	oldConn = Handle(uint32(newConn))
+	if newSock == oldSock || newGroup == oldGroup || newConn == oldConn {
+		t.Fatalf("same handles in both sessions: %x %x %x", newSock, newGroup, newConn)
+	}
+	if r, _ := m.AcceptConnection(oldConn); r != int32(mist.ResultInvalidParam) {
+		t.Errorf("AcceptConnection(old) = %d", r)
+	}
+	if r, _ := m.SendMessageToConnection(oldConn, []byte("x"), 8); r != int32(mist.ResultInvalidParam) {
+		t.Errorf("SendMessageToConnection(old) = %d", r)
+	}
+	ok := make([]bool, 1)
+	if m.SendMessages([]OutMessage{{Conn: oldConn, Flags: 8}}, ok); ok[0] {
+		t.Error("SendMessages to an old connection succeeded")
+	}
+	if _, found, _ := m.ConnectionDescription(oldConn); found {
+		t.Error("ConnectionDescription(old) found a connection")
+	}
+	if got, _ := m.Receive(oldGroup, true, func([]InMessage) {}); got {
+		t.Error("Receive on an old poll group succeeded")
+	}
+	if got, _ := m.SetConnectionPollGroup(newConn, oldGroup); got {
+		t.Error("SetConnectionPollGroup into an old poll group succeeded")
+	}
+	if got, _ := m.DestroyPollGroup(oldGroup); got {
+		t.Error("DestroyPollGroup(old) succeeded")
+	}
+	if got, _ := m.CloseListenSocket(oldSock); got {
+		t.Error("CloseListenSocket(old) succeeded")
+	}
+	if got, _ := m.CloseConnection(oldConn, false); got {
+		t.Error("CloseConnection(old) succeeded")
+	}
+	// The new objects are untouched.
+	if got, _ := m.SetConnectionPollGroup(newConn, newGroup); !got {
+		t.Error("new connection cannot join the new poll group")
+	}
+	if got, _ := m.DestroyPollGroup(newGroup); !got {
+		t.Error("new poll group was destroyed")
+	}
+	if got, _ := m.CloseListenSocket(newSock); !got {
+		t.Error("new listen socket was closed")
+	}
+	if got, _ := m.CloseConnection(newConn, false); !got {
+		t.Error("new connection was closed")
+	}
+}
+
+// freeUDPAddr returns a loopback address whose UDP port was free a moment ago.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+func TestSessionsAreBounded(t *testing.T) {
+	m := New(NewMist)
+	m.sessions = MaxSessions - 1
+	if err := m.Init(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := m.ConnectByIPAddress("127.0.0.1:9", nil)
+	if float64(c) >= 1<<53 || uint64(float64(c)) != uint64(c) {
+		t.Errorf("handle %d of the last session is not exact as a double", c)
+	}
+	m.Shutdown()
+	if err := m.Init(0, nil); err == nil {
+		m.Shutdown()
+		t.Fatal("Init beyond MaxSessions succeeded")
 	}
 }
 

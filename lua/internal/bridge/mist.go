@@ -37,7 +37,7 @@ func NewMist(steamID uint64, opts []Option) (Backend, error) {
 
 func (b *mistBackend) onConnChanged(ev *mist.ConnStatusChanged) {
 	b.events = append(b.events, Event{Kind: EventConnChanged, Conn: ConnChange{
-		Conn:      uint32(ev.Conn),
+		Conn:      Handle(ev.Conn),
 		State:     int32(ev.Info.State),
 		OldState:  int32(ev.OldState),
 		EndReason: int32(ev.Info.EndReason),
@@ -85,16 +85,52 @@ func (b *mistBackend) SendMessageToConnection(conn uint32, data []byte, flags in
 	return int32(r)
 }
 
+// sendChunkBytes bounds the payload copied for one mist.SendMessages call.
+// A batch may name the same Lua string many times (2^20 entries of a 512 KiB
+// string cost Lua one string), so copying every entry before sending would
+// take memory far beyond anything Lua holds.
+const sendChunkBytes = 4 << 20
+
+// SendMessages sends the batch in chunks of at most sendChunkBytes of
+// payload (or one message), keeping mist's rule across chunks: once a
+// message to a connection fails, later ones to it are not attempted (0),
+// and are not copied either.
 func (b *mistBackend) SendMessages(msgs []OutMessage) []int64 {
-	batch := make([]*mist.Message, len(msgs))
-	for i, m := range msgs {
-		mm := mist.NewMessage(len(m.Data))
-		copy(mm.Data, m.Data)
-		mm.Conn = mist.Conn(m.Conn)
-		mm.Flags = mist.SendFlags(m.Flags)
-		batch[i] = mm
+	out := make([]int64, len(msgs))
+	var failed map[Handle]bool
+	var batch []*mist.Message
+	var index []int
+	for next := 0; next < len(msgs); {
+		batch, index = batch[:0], index[:0]
+		size := 0
+		for ; next < len(msgs); next++ {
+			m := msgs[next]
+			if failed[m.Conn] {
+				continue
+			}
+			if len(batch) > 0 && size+len(m.Data) > sendChunkBytes {
+				break
+			}
+			mm := mist.NewMessage(len(m.Data))
+			copy(mm.Data, m.Data)
+			mm.Conn = mist.Conn(uint32(m.Conn))
+			mm.Flags = mist.SendFlags(m.Flags)
+			batch = append(batch, mm)
+			index = append(index, next)
+			size += len(m.Data)
+		}
+		for j, r := range b.s.SendMessages(batch, true) {
+			out[index[j]] = r
+			if r <= 0 {
+				if failed == nil {
+					failed = make(map[Handle]bool)
+				}
+				failed[msgs[index[j]].Conn] = true
+			}
+		}
+		clear(batch)
 	}
-	return b.s.SendMessages(batch, true)
+	return out
 }
 
 func (b *mistBackend) FlushMessagesOnConnection(conn uint32) int32 {
@@ -127,7 +163,7 @@ func (b *mistBackend) receive(max int, visit func([]InMessage), recv func([]*mis
 	}
 	msgs := b.visitBuf[:0]
 	for _, m := range out[:n] {
-		msgs = append(msgs, InMessage{Conn: uint32(m.Conn), Data: m.Data})
+		msgs = append(msgs, InMessage{Conn: Handle(m.Conn), Data: m.Data})
 	}
 	visit(msgs)
 	for i, m := range out[:n] {

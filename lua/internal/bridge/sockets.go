@@ -12,7 +12,7 @@ const invalidHandle = 0
 
 // CreateListenSocketIP binds a listen socket; 0 means failure (bad address,
 // bind failure, refused option).
-func (m *Module) CreateListenSocketIP(addr string, opts []Option) (uint32, error) {
+func (m *Module) CreateListenSocketIP(addr string, opts []Option) (Handle, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
@@ -23,11 +23,11 @@ func (m *Module) CreateListenSocketIP(addr string, opts []Option) (uint32, error
 	if !ok {
 		return invalidHandle, nil
 	}
-	return b.CreateListenSocketIP(ap, opts), nil
+	return m.toLua(b.CreateListenSocketIP(ap, opts)), nil
 }
 
 // ConnectByIPAddress starts a connection; 0 means failure.
-func (m *Module) ConnectByIPAddress(addr string, opts []Option) (uint32, error) {
+func (m *Module) ConnectByIPAddress(addr string, opts []Option) (Handle, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
@@ -38,62 +38,66 @@ func (m *Module) ConnectByIPAddress(addr string, opts []Option) (uint32, error) 
 	if !ok {
 		return invalidHandle, nil
 	}
-	return b.ConnectByIPAddress(ap, opts), nil
+	return m.toLua(b.ConnectByIPAddress(ap, opts)), nil
 }
 
 // AcceptConnection returns the EResult of accepting conn.
-func (m *Module) AcceptConnection(conn uint32) (int32, error) {
+func (m *Module) AcceptConnection(conn Handle) (int32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return 0, err
 	}
-	return b.AcceptConnection(conn), nil
+	return b.AcceptConnection(m.fromLua(conn)), nil
 }
 
 // CloseConnection closes conn the way luasteam does: reason 0 (which the
 // library turns into App_Generic, 1000), no debug text.
-func (m *Module) CloseConnection(conn uint32, linger bool) (bool, error) {
+func (m *Module) CloseConnection(conn Handle, linger bool) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return false, err
 	}
-	return b.CloseConnection(conn, 0, "", linger), nil
+	return b.CloseConnection(m.fromLua(conn), 0, "", linger), nil
 }
 
 // CloseListenSocket closes a listen socket and every connection accepted on it.
-func (m *Module) CloseListenSocket(sock uint32) (bool, error) {
+func (m *Module) CloseListenSocket(sock Handle) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return false, err
 	}
-	return b.CloseListenSocket(sock), nil
+	return b.CloseListenSocket(m.fromLua(sock)), nil
 }
 
 // SendMessageToConnection returns the EResult of the send.
-func (m *Module) SendMessageToConnection(conn uint32, data []byte, flags int32) (int32, error) {
+func (m *Module) SendMessageToConnection(conn Handle, data []byte, flags int32) (int32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return 0, err
 	}
-	return b.SendMessageToConnection(conn, data, flags), nil
+	return b.SendMessageToConnection(m.fromLua(conn), data, flags), nil
 }
 
 // SendMessages sends a batch and reports, per message, whether it was queued
-// (the library returned a message number).
+// (the library returned a message number). The Conn fields are replaced by
+// mist's handles.
 func (m *Module) SendMessages(msgs []OutMessage, ok []bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return err
+	}
+	for i := range msgs {
+		msgs[i].Conn = Handle(m.fromLua(msgs[i].Conn))
 	}
 	res := b.SendMessages(msgs)
 	for i := range ok {
@@ -103,76 +107,87 @@ func (m *Module) SendMessages(msgs []OutMessage, ok []bool) error {
 }
 
 // FlushMessagesOnConnection returns the EResult of the flush.
-func (m *Module) FlushMessagesOnConnection(conn uint32) (int32, error) {
+func (m *Module) FlushMessagesOnConnection(conn Handle) (int32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return 0, err
 	}
-	return b.FlushMessagesOnConnection(conn), nil
+	return b.FlushMessagesOnConnection(m.fromLua(conn)), nil
 }
 
 // Receive takes up to ReceiveCap messages from a connection, or from a poll
 // group when group is true, and passes them to visit, which must copy what
 // it keeps. ok is false for an invalid handle.
-func (m *Module) Receive(handle uint32, group bool, visit func([]InMessage)) (ok bool, err error) {
+func (m *Module) Receive(handle Handle, group bool, visit func([]InMessage)) (ok bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return false, err
 	}
-	if group {
-		return b.ReceiveMessagesOnPollGroup(handle, ReceiveCap, visit), nil
+	toLua := func(msgs []InMessage) {
+		for i := range msgs {
+			msgs[i].Conn = m.toLua(uint32(msgs[i].Conn))
+		}
+		visit(msgs)
 	}
-	return b.ReceiveMessagesOnConnection(handle, ReceiveCap, visit), nil
+	if group {
+		return b.ReceiveMessagesOnPollGroup(m.fromLua(handle), ReceiveCap, toLua), nil
+	}
+	return b.ReceiveMessagesOnConnection(m.fromLua(handle), ReceiveCap, toLua), nil
 }
 
 // ConnectionDescription returns the connection's description text, false
 // for an unknown handle.
-func (m *Module) ConnectionDescription(conn uint32) (string, bool, error) {
+func (m *Module) ConnectionDescription(conn Handle) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return "", false, err
 	}
-	d, ok := b.ConnectionDescription(conn)
+	d, ok := b.ConnectionDescription(m.fromLua(conn))
 	return d, ok, nil
 }
 
 // CreatePollGroup returns a new poll group handle.
-func (m *Module) CreatePollGroup() (uint32, error) {
+func (m *Module) CreatePollGroup() (Handle, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return 0, err
 	}
-	return b.CreatePollGroup(), nil
+	return m.toLua(b.CreatePollGroup()), nil
 }
 
 // DestroyPollGroup destroys a poll group; false for an unknown handle.
-func (m *Module) DestroyPollGroup(group uint32) (bool, error) {
+func (m *Module) DestroyPollGroup(group Handle) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return false, err
 	}
-	return b.DestroyPollGroup(group), nil
+	return b.DestroyPollGroup(m.fromLua(group)), nil
 }
 
-// SetConnectionPollGroup moves conn into group (0 removes it from its group).
-func (m *Module) SetConnectionPollGroup(conn, group uint32) (bool, error) {
+// SetConnectionPollGroup moves conn into group (0 removes it from its group;
+// any other invalid group, one of an earlier session among them, fails).
+func (m *Module) SetConnectionPollGroup(conn, group Handle) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, err := m.backend()
 	if err != nil {
 		return false, err
 	}
-	return b.SetConnectionPollGroup(conn, group), nil
+	g := m.fromLua(group)
+	if g == invalidHandle && group != 0 {
+		return false, nil
+	}
+	return b.SetConnectionPollGroup(m.fromLua(conn), g), nil
 }
 
 // ParseUint64 converts decimal text the way luasteam's parseUint64 does
