@@ -78,8 +78,11 @@ func SettingsFromEnv(getenv func(string) string) (steamID uint64, p P2PSettings,
 	if _, err := ice.ParseSTUNServers(p.STUN); err != nil {
 		return 0, P2PSettings{}, fmt.Errorf("%s %q: %v (want host:port[,host:port...])", EnvSTUN, p.STUN, err)
 	}
-	if (p.TURNUser != "" || p.TURNPass != "") && p.TURN == "" {
-		return 0, P2PSettings{}, fmt.Errorf("%s and %s need %s", EnvTURNUser, EnvTURNPass, EnvTURN)
+	if p.TURNUser != "" && p.TURN == "" {
+		return 0, P2PSettings{}, fmt.Errorf("%s needs %s", EnvTURNUser, EnvTURN)
+	}
+	if p.TURNPass != "" && p.TURN == "" {
+		return 0, P2PSettings{}, fmt.Errorf("%s needs %s", EnvTURNPass, EnvTURN)
 	}
 	if _, err := ice.ParseTURNServers(p.TURN, p.TURNUser, p.TURNPass); err != nil {
 		return 0, P2PSettings{}, fmt.Errorf("%s %q: %v (want host:port[,host:port...])", EnvTURN, p.TURN, err)
