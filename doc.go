@@ -30,7 +30,8 @@
 //
 // [Sockets.CreateListenSocketIP] and [Sockets.ConnectByIPAddress] speak the
 // GNS UDP protocol (version 13): stateless challenge, certificates (self-signed
-// per connection, or CA-signed with [Config.CertificateAuthority]), X25519
+// per connection, or CA-issued: [Config.Certificate], [Sockets.SetCertificateWithKey],
+// [Config.CertificateAuthority]; package ca issues them), X25519
 // key exchange and AES-256-GCM or, when both sides allow it through
 // [OptUnencrypted], no encryption. Each listen socket and each outbound
 // connection owns one UDP socket with its own receive goroutine; protocol

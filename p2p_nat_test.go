@@ -172,3 +172,25 @@ func TestP2PRelayUpgradedToDirect(t *testing.T) {
 		t.Errorf("state %v after the switch", st)
 	}
 }
+
+// TestP2PRelayOnly: with P2P_Transport_ICE_Enable 1 both sides use only
+// relays even where a direct route exists, and neither shows the other's
+// address.
+func TestP2PRelayOnly(t *testing.T) {
+	p := natWorld(t, natsim.FullCone, natsim.FullCone, false, true, Int32Value(OptP2PTransportICEEnable, 1))
+	p.connect(t)
+	p.waitConnected(t)
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 20)
+	for _, side := range []struct {
+		s *Sockets
+		h Conn
+	}{{p.lis, p.lconn}, {p.con, p.cconn}} {
+		info, _ := side.s.ConnectionInfo(side.h)
+		if routeKind(info) != "relay" || info.RemoteAddr.Addr().String() != natsim.ServerIP {
+			t.Errorf("route %s to %v, want relay through %s", routeKind(info), info.RemoteAddr, natsim.ServerIP)
+		}
+	}
+	if n := p.world.DirectDatagrams(); n != 0 {
+		t.Errorf("%d datagrams went directly between the sites", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -579,5 +580,75 @@ func TestP2PSymmetricConnectCrossing(t *testing.T) {
 				return true
 			})
 		})
+	}
+}
+
+// TestP2PCustomSignalingWithoutListenSocket: with custom signaling a
+// request for a port nobody listens on is still offered to the receive
+// context, and the connection (with no listen socket) can be accepted, as
+// in GNS.
+func TestP2PCustomSignalingWithoutListenSocket(t *testing.T) {
+	sn := newSignalNet(0)
+	p := &p2pPeers{lis: newP2PSockets(t, "alice", Config{}), con: newP2PSockets(t, "bob", Config{})}
+	sn.join(t, p.lis)
+	sn.join(t, p.con)
+	p.lis.OnConnectionStatusChanged(func(ev *ConnStatusChanged) {
+		if ev.Info.State == StateConnecting && ev.Info.ListenSocket == 0 {
+			p.lconn = ev.Conn
+			p.lis.AcceptConnection(ev.Conn)
+		}
+	})
+	alice, _ := p.lis.Identity()
+	var err error
+	if p.cconn, err = p.con.ConnectP2PCustomSignaling(sn.signaling(alice.String()), alice, 12); err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 10)
+}
+
+// TestP2PCloseLeavesNoGoroutines: closing the instances ends every ICE
+// session, signaling client and timer they started.
+func TestP2PCloseLeavesNoGoroutines(t *testing.T) {
+	srv, err := trivialtest.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	before := runtime.NumGoroutine()
+	func() {
+		cfg := Config{SignalingServer: srv.Addr()}
+		lis, err := New(Config{Identity: mustIdentity(t, "str:alice"), SignalingServer: cfg.SignalingServer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		con, err := New(Config{Identity: mustIdentity(t, "str:bob"), SignalingServer: cfg.SignalingServer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lis.p2p.iceLoopback, con.p2p.iceLoopback = true, true
+		p := &p2pPeers{lis: lis, con: con}
+		if p.ls, err = lis.CreateListenSocketP2P(0); err != nil {
+			t.Fatal(err)
+		}
+		p.watch()
+		alice, _ := lis.Identity()
+		waitFor(t, "registration", func() bool { return srv.Registered(alice.String()) })
+		if p.cconn, err = con.ConnectP2P(alice, 0); err != nil {
+			t.Fatal(err)
+		}
+		p.waitConnected(t)
+		exchange(t, con, p.cconn, lis, p.lconn, 5)
+		con.Close()
+		lis.Close()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("%d goroutines left (%d before):\n%s", n-before, before, buf)
 	}
 }

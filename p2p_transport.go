@@ -102,6 +102,7 @@ func (p *p2pTransport) rendezvousConfig(localPort, remotePort int) rendezvous.Co
 	}
 	return rendezvous.Config{
 		LocalIdentity:      p.c.s.identity.wire(),
+		LocalCert:          p.c.s.local.Load(),
 		LocalConnID:        uint32(p.c.handle),
 		LocalVirtualPort:   localPort,
 		RemoteVirtualPort:  remotePort,
@@ -168,9 +169,11 @@ func (p *p2pTransport) applyICE(msgs []*pb.ICERendezvous) {
 		p.heldICE = append(p.heldICE, msgs...)
 		return
 	}
+	var id uint32
+	p.withSession(func(s *rendezvous.Session) { id = s.RemoteConnID() })
 	for _, msg := range msgs {
 		if a := msg.GetAuth(); a != nil {
-			if id := p.sess.RemoteConnID(); id != 0 {
+			if id != 0 {
 				p.ice.SetRemoteCredentials(id, a.GetPwdFrag())
 			}
 		}
@@ -215,11 +218,10 @@ func (p *p2pTransport) finishInitiator(now time.Time) {
 		p.failCrypto(now, err)
 		return
 	}
+	c.setState(StateFindingRoute)
 	if err := p.startData(now, est, false); err != nil {
 		p.fail(now, EndMiscInternalError, err.Error())
-		return
 	}
-	c.setState(StateFindingRoute)
 }
 
 // failCrypto ends the connection for a failed certificate or crypt check.
@@ -289,12 +291,12 @@ func (p *p2pTransport) accept(now time.Time) Result {
 		return ResultHandshakeFailed
 	}
 	c.cfg.lockConnection()
+	c.setState(StateFindingRoute)
 	if err := p.startData(now, est, true); err != nil {
 		p.fail(now, EndMiscInternalError, err.Error())
 		p.kick(now)
 		return ResultHandshakeFailed
 	}
-	c.setState(StateFindingRoute)
 	p.startICE(now, true)
 	p.kick(now)
 	return ResultOK

@@ -39,6 +39,17 @@ type Config struct {
 	// CertificateAuthority, if set, signs this instance's certificate
 	// instead of the self-signed certificate made per connection.
 	CertificateAuthority ed25519.PrivateKey
+	// Certificate and CertificateKey, if set, are a certificate a
+	// certificate authority issued (a serialized
+	// CMsgSteamDatagramCertificateSigned) and its private key, installed as
+	// by SetCertificateWithKey. A zero Identity becomes the certificate's.
+	Certificate    []byte
+	CertificateKey ed25519.PrivateKey
+	// RequireAuthentication accepts only peers whose certificate a trusted
+	// CA signed, on every address including loopback: it sets
+	// IP_AllowWithoutAuth and IPLocalHost_AllowWithoutAuth to 0 at
+	// interface scope (Options still apply after it).
+	RequireAuthentication bool
 
 	// SignalingServer, if set, is the host:port of a signaling server
 	// speaking GNS's trivial signaling protocol. The instance registers
@@ -150,6 +161,13 @@ func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 		ready:       make(chan struct{}, 1),
 	}
 	s.cfg = globalConfig.child(config.InterfaceScope)
+	if cfg.Certificate != nil && !s.identity.IsValid() {
+		id, err := certificateIdentity(cfg.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		s.identity = id
+	}
 	s.p2p = newP2PState(s)
 	if !s.identity.IsValid() {
 		s.identity = randomSteamID()
@@ -167,6 +185,15 @@ func newSockets(cfg Config, seams netSeams) (*Sockets, error) {
 			return nil, fmt.Errorf("mist: issuing the certificate: %w", err)
 		}
 		s.local.Store(local)
+	}
+	if cfg.Certificate != nil || cfg.CertificateKey != nil {
+		if err := s.SetCertificateWithKey(cfg.Certificate, cfg.CertificateKey); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.RequireAuthentication {
+		s.SetConfigValue(ScopeSocketsInterface, 0, Int32Value(OptIPAllowWithoutAuth, 0))
+		s.SetConfigValue(ScopeSocketsInterface, 0, Int32Value(OptIPLocalHostAllowWithoutAuth, 0))
 	}
 	for _, v := range cfg.Options {
 		if !s.SetConfigValue(ScopeSocketsInterface, 0, v) {
@@ -254,21 +281,6 @@ func (s *Sockets) Close() error {
 
 // Identity returns the local identity (GetIdentity).
 func (s *Sockets) Identity() (Identity, bool) { return s.identity, s.identity.IsValid() }
-
-// InitAuthentication starts obtaining what authenticated connections need
-// and returns the current status. Certificates are self-signed, so the
-// status becomes Current at once; the change is delivered, like in Steam, at
-// the next RunCallbacks.
-func (s *Sockets) InitAuthentication() Availability {
-	s.cbMu.Lock()
-	defer s.cbMu.Unlock()
-	if s.authAvail != AvailabilityCurrent {
-		s.authAvail = AvailabilityCurrent
-		s.authDebug = "OK"
-		s.postAuthLocked()
-	}
-	return s.authAvail
-}
 
 // AuthenticationStatus returns the authentication status and its debug text.
 func (s *Sockets) AuthenticationStatus() (Availability, string) {

@@ -77,6 +77,14 @@ func (t *udpConn) Deliver(rm reliability.Message, arrived time.Time) bool {
 	return false
 }
 
+// UnreadBytes is engine.Owner.UnreadBytes.
+func (t *udpConn) UnreadBytes() int {
+	s := t.c.s
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return t.c.queue.bytes
+}
+
 // StateChanged is engine.Owner.StateChanged: it reflects the protocol
 // state into the API state.
 func (t *udpConn) StateChanged(st conn.State, reason int, debug string) {
@@ -144,6 +152,28 @@ func (t *udpConn) status(now time.Time, st *RealTimeStatus, lanes []LaneStatus) 
 	var es engine.Status
 	ls := make([]conn.LaneStatus, len(lanes))
 	t.ec.Status(now, &es, ls)
+	fillStatus(st, lanes, &es, ls)
+}
+
+// observe is status for a monitor (engine.Conn.Observe) plus the
+// connection's lifetime counters.
+func (t *udpConn) observe(now time.Time, st *RealTimeStatus, lanes []LaneStatus, n *ConnectionCounters) {
+	var es engine.Status
+	var ec engine.Counters
+	ls := make([]conn.LaneStatus, len(lanes))
+	t.ec.Observe(now, &es, ls, &ec)
+	fillStatus(st, lanes, &es, ls)
+	cs := ec.Stats
+	*n = ConnectionCounters{
+		PacketsSent: cs.PacketsSent, BytesSent: cs.BytesSent,
+		PacketsRecv: cs.PacketsRecv, BytesRecv: cs.BytesRecv,
+		DroppedInvalid: cs.Dropped, DroppedDuplicate: cs.Duplicates, DecryptFailed: cs.DecryptFail,
+		RetransmittedSegments: uint64(ec.RetransmittedSegments), RetransmittedBytes: uint64(ec.RetransmittedBytes),
+	}
+}
+
+// fillStatus converts the engine's status of a connection and its lanes.
+func fillStatus(st *RealTimeStatus, lanes []LaneStatus, es *engine.Status, ls []conn.LaneStatus) {
 	if es.HavePing {
 		st.Ping = int(es.Ping.Milliseconds())
 	}

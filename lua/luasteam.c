@@ -709,9 +709,13 @@ static int ns_getConnectionInfo(lua_State *L) {
 	return 2;
 }
 
+/* Like luasteam, nothing when the identity is not a SteamID (a str:
+ * identity from MIST_CERT). */
 static int ns_getIdentity(lua_State *L) {
 	uint64_t id;
 	check(L, mistSteamID(&id));
+	if (id == 0)
+		return 0;
 	push_uint64(L, id);
 	return 1;
 }
@@ -759,7 +763,12 @@ static int extra_parseUint64(lua_State *L) {
 	return 1;
 }
 
-static int user_getSteamID(lua_State *L) { return ns_getIdentity(L); }
+static int user_getSteamID(lua_State *L) {
+	uint64_t id;
+	check(L, mistSteamID(&id));
+	push_uint64(L, id);
+	return 1;
+}
 
 /* ---- module ---- */
 

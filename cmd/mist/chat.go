@@ -28,8 +28,8 @@ func init() {
 }
 
 const chatUsage = `Usage:
-  mist chat server [--port PORT] [--bind ADDR] [--unencrypted] [--stats]
-  mist chat client [--unencrypted] [--stats] [--timeout D] SERVER_ADDR
+  mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--web ADDR]
+  mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] [--web ADDR] SERVER_ADDR
 
 A text chat over Steam Networking Sockets that speaks the protocol of
 GameNetworkingSockets' example_chat: GNS and mist clients can talk on either
@@ -42,6 +42,11 @@ the server's own console understands '/quit'.
 SERVER_ADDR is an IPv4 or IPv6 address or a host name, with an optional port
 (default %d): 127.0.0.1, 127.0.0.1:27020, ::1, [::1]:27020, localhost:27020.
 
+With --cert each side presents a certificate issued with 'mist ca issue';
+with --trust it accepts only peers whose certificate that CA signed (GNS's
+IP_AllowWithoutAuth 0). A --trust server ignores other clients, which time
+out; a --trust client refuses such a server with the reason.
+
 Flags:
 `
 
@@ -51,6 +56,8 @@ type chatOptions struct {
 	stats         bool
 	statsInterval time.Duration
 	timeout       time.Duration // client: how long to try connecting
+	web           string
+	creds         credentialFlags
 }
 
 // statsTicker ticks every --stats-interval when --stats is on and never
@@ -92,6 +99,8 @@ func (o *chatOptions) register(fs *flag.FlagSet) {
 		"prefer unencrypted packets (used only if the peer allows them too; GNS peers by default do not)")
 	fs.BoolVar(&o.stats, "stats", false, "print connection statistics periodically")
 	fs.DurationVar(&o.statsInterval, "stats-interval", 5*time.Second, "how often --stats prints")
+	fs.StringVar(&o.web, "web", "", webFlagUsage)
+	o.creds.register(fs)
 }
 
 // runChat is the chat command with its input and a context for shutdown
@@ -171,7 +180,7 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var bind string
 	fs := newChatFlagSet("mist chat server", stderr, &o, &port, &bind, false)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--unencrypted] [--stats]")
+		fmt.Fprintln(stderr, "Usage: mist chat server [--port PORT] [--bind ADDR] [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--web ADDR]")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)
@@ -186,6 +195,10 @@ func runChatServerCommand(ctx context.Context, args []string, stdin io.Reader, s
 		return 2
 	}
 	if msg := o.check(); msg != "" {
+		fmt.Fprintf(stderr, "mist chat server: %s\n", msg)
+		return 2
+	}
+	if msg := o.creds.load(); msg != "" {
 		fmt.Fprintf(stderr, "mist chat server: %s\n", msg)
 		return 2
 	}
@@ -211,7 +224,7 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 	var o chatOptions
 	fs := newChatFlagSet("mist chat client", stderr, &o, nil, nil, true)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mist chat client [--unencrypted] [--stats] [--timeout D] SERVER_ADDR")
+		fmt.Fprintln(stderr, "Usage: mist chat client [--cert FILE] [--trust CA.pub] [--unencrypted] [--stats] [--timeout D] [--web ADDR] SERVER_ADDR")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterspersed(fs, args)
@@ -231,6 +244,10 @@ func runChatClientCommand(ctx context.Context, args []string, stdin io.Reader, s
 		return 2
 	}
 	if msg := o.check(); msg != "" {
+		fmt.Fprintf(stderr, "mist chat client: %s\n", msg)
+		return 2
+	}
+	if msg := o.creds.load(); msg != "" {
 		fmt.Fprintf(stderr, "mist chat client: %s\n", msg)
 		return 2
 	}

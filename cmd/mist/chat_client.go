@@ -18,6 +18,7 @@ type chatClient struct {
 	server netip.AddrPort
 	log    *chatLog
 	stderr io.Writer
+	creds  *credentialFlags
 
 	connected bool
 	quitting  bool // the user asked to leave before the connection was up
@@ -58,9 +59,8 @@ func (cc *chatClient) onStatus(ev *mist.ConnStatusChanged) {
 		switch {
 		case ev.OldState == mist.StateConnecting:
 			cc.log.printf(chatClientDefeat, ev.Info.EndDebug)
-			fmt.Fprintf(cc.stderr, "mist chat client: could not connect to %s (%s).\n"+
-				"  Is a chat server running there? Check the address, the port and any firewall.\n",
-				formatAddr(cc.server), ev.Info.EndDebug)
+			fmt.Fprintf(cc.stderr, "mist chat client: could not connect to %s (%s).\n", formatAddr(cc.server), ev.Info.EndDebug)
+			fmt.Fprintln(cc.stderr, cc.creds.connectHint(ev.Info.EndReason))
 			cc.exitCode = 1
 		case ev.Info.State == mist.StateProblemDetectedLocally:
 			cc.log.printf(chatClientLost, ev.Info.EndDebug)
@@ -95,14 +95,20 @@ func (cc *chatClient) quit() {
 }
 
 func runChatClient(ctx context.Context, server netip.AddrPort, o chatOptions, input *lineReader, stdout, stderr io.Writer) int {
-	s, err := mist.New(mist.Config{})
+	s, err := mist.New(o.creds.config())
 	if err != nil {
 		fmt.Fprintf(stderr, "mist chat client: %v\n", err)
 		return 1
 	}
 	defer s.Close()
+	stopWeb, code := serveWeb(o.web, s, "mist chat client", stdout, stderr)
+	if code != 0 {
+		return code
+	}
+	defer stopWeb()
 	log := newChatLog(stdout)
-	cc := &chatClient{s: s, server: server, log: log, stderr: stderr}
+	o.creds.describe(log, stderr, "mist chat client", time.Now())
+	cc := &chatClient{s: s, server: server, log: log, stderr: stderr, creds: &o.creds}
 	s.OnConnectionStatusChanged(cc.onStatus)
 
 	log.printf(chatClientConnecting, formatAddr(server))

@@ -86,13 +86,19 @@ func (cs *chatServer) printStats() {
 }
 
 func runChatServer(ctx context.Context, local netip.AddrPort, o chatOptions, input *lineReader, stdout, stderr io.Writer) int {
-	s, err := mist.New(mist.Config{})
+	s, err := mist.New(o.creds.config())
 	if err != nil {
 		fmt.Fprintf(stderr, "mist chat server: %v\n", err)
 		return 1
 	}
 	defer s.Close()
+	stopWeb, code := serveWeb(o.web, s, "mist chat server", stdout, stderr)
+	if code != 0 {
+		return code
+	}
+	defer stopWeb()
 	log := newChatLog(stdout)
+	o.creds.describe(log, stderr, "mist chat server", time.Now())
 	cs := &chatServer{s: s, log: log}
 	cs.room = newChatRoom[mist.Conn](cs, log)
 	s.OnConnectionStatusChanged(cs.onStatus)

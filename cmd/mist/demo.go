@@ -43,6 +43,7 @@ type demoOptions struct {
 	lag            time.Duration
 	reliableRate   float64
 	unreliableRate float64
+	web            string
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -55,6 +56,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.lag, "lag", 10*time.Millisecond, "simulated one-way lag added to every packet (0 to 1s)")
 	fs.Float64Var(&o.reliableRate, "reliable-rate", 50, "reliable messages per second, each way on each connection")
 	fs.Float64Var(&o.unreliableRate, "unreliable-rate", 30, "unreliable messages per second, each way on each connection")
+	fs.StringVar(&o.web, "web", "", webFlagUsage+" (the --duration default then becomes 10m)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
@@ -64,6 +66,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if o.web != "" && !flagGiven(fs, "duration") {
+		o.duration = webDemoDuration
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mist demo: unexpected argument %q (the demo takes only flags; see mist demo -h)\n", fs.Arg(0))
@@ -147,6 +152,11 @@ func (o demoOptions) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mist demo: %v\n", err)
 		return 1
 	}
+	stopWeb, code := serveWeb(o.web, d.sockets[0], "mist demo", stdout, stderr)
+	if code != 0 {
+		return code
+	}
+	defer stopWeb()
 	for i := 1; i <= o.clients; i++ {
 		if err := d.startClient(i); err != nil {
 			fmt.Fprintf(stderr, "mist demo: %v\n", err)

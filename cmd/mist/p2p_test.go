@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mistnet/mist/internal/p2p/trivial/trivialtest"
+	"github.com/mistnet/mist/service/signaling"
 )
 
 // hasLANAddress reports whether the machine has a non-loopback address:
@@ -30,29 +31,33 @@ func hasLANAddress() bool {
 var testRoute = regexp.MustCompile(`TEST ROUTE: addr=(\S+) type=(local|udp|relay)\n`)
 
 // TestP2PListenAndConnect runs `mist p2p listen --once` and `mist p2p
-// connect` against each other through a signaling server on this
+// connect` against each other through mist's signaling server on this
 // machine: both must exit 0 and print a direct route.
 func TestP2PListenAndConnect(t *testing.T) {
 	if !hasLANAddress() {
 		t.Skip("no non-loopback address to run ICE on")
 	}
-	srv, err := trivialtest.Start("127.0.0.1:0")
+	// The signaling server of mist signal / mist serve.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := signaling.New(signaling.Config{})
+	go srv.Serve(ln)
 	defer srv.Close()
+	addr := ln.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var lout, lerr, cout, cerr syncBuffer
 	lcode := make(chan int, 1)
 	go func() {
-		lcode <- runP2P(ctx, []string{"listen", "--identity", "str:peer_server", "--once", "--signaling", srv.Addr(), "--vport", "3"}, &lout, &lerr)
+		lcode <- runP2P(ctx, []string{"listen", "--identity", "str:peer_server", "--once", "--signaling", addr, "--vport", "3"}, &lout, &lerr)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !srv.Registered("str:peer_server") && time.Now().Before(deadline) {
+	for srv.Stats().RegisteredPeers < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	ccode := runP2P(ctx, []string{"connect", "--identity", "str:peer_client", "--signaling", srv.Addr(), "--vport", "3", "--ticks", "30", "str:peer_server"}, &cout, &cerr)
+	ccode := runP2P(ctx, []string{"connect", "--identity", "str:peer_client", "--signaling", addr, "--vport", "3", "--ticks", "30", "str:peer_server"}, &cout, &cerr)
 	var l int
 	select {
 	case l = <-lcode:

@@ -194,7 +194,7 @@ func (c *Cert) VerifyCA(trust *TrustStore, now time.Time) error {
 		pub = trust.keys[c.CAKeyID]
 	}
 	if pub == nil {
-		return fmt.Errorf("cert: CA key id %016x is not trusted", c.CAKeyID)
+		return fmt.Errorf("cert: CA key id %016x is not trusted (signed by another CA)", c.CAKeyID)
 	}
 	if len(c.CASignature) != ed25519.SignatureSize || !ed25519.Verify(pub, c.Raw, c.CASignature) {
 		return errors.New("cert: CA signature does not verify")

@@ -54,7 +54,7 @@ func VerifyCryptInfo(c *Cert, signed *pb.CryptInfoSigned) (*pb.CryptInfo, error)
 		return nil, fmt.Errorf("cert: crypt info signature is %d bytes, want %d", len(signed.Signature), ed25519.SignatureSize)
 	}
 	if !ed25519.Verify(c.PublicKey, signed.Info, signed.Signature) {
-		return nil, errors.New("cert: crypt info signature does not verify")
+		return nil, errors.New("cert: crypt info signature does not verify with the certificate's key (the peer does not hold its private key)")
 	}
 	info := new(pb.CryptInfo)
 	if err := proto.Unmarshal(signed.Info, info); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mistnet/mist/internal/identity"
@@ -79,12 +80,12 @@ func ValidatePeer(signedCert *pb.CertificateSigned, signedCrypt *pb.CryptInfoSig
 		if err := c.VerifyCA(p.Trusted, p.Now); err == nil {
 			caSigned = true
 		} else if p.AllowWithoutAuth < 1 {
-			return nil, reject(ReasonBadCert, "%v", err)
+			return nil, reject(ReasonBadCert, "Bad cert: %s", strings.TrimPrefix(err.Error(), "cert: "))
 		}
 	}
 	if c.Identity.IsValid() && !c.Identity.IsLocalHost() {
 		if p.PeerIdentity.IsValid() && p.PeerIdentity != c.Identity {
-			return nil, reject(ReasonBadCert, "certificate is for %v, peer is %v", c.Identity, p.PeerIdentity)
+			return nil, reject(ReasonBadCert, "Cert was issued to %v, not %v", c.Identity, p.PeerIdentity)
 		}
 		if len(c.Msg.AppIds) == 0 {
 			return nil, reject(ReasonBadCert, "certificate for %v lists no AppIDs", c.Identity)
@@ -100,7 +101,7 @@ func ValidatePeer(signedCert *pb.CertificateSigned, signedCrypt *pb.CryptInfoSig
 		return nil, reject(ReasonBadCert, "certificate AppIDs %v do not include %d", c.Msg.AppIds, p.AppID)
 	}
 	if !caSigned && p.AllowWithoutAuth < 1 {
-		return nil, reject(ReasonBadCert, "unsigned certificate and authentication is required")
+		return nil, reject(ReasonBadCert, "Unsigned certs are not allowed (IP_AllowWithoutAuth 0 requires a certificate signed by a trusted CA)")
 	}
 	if c.Msg.GetKeyType() != pb.Certificate_ED25519 || c.PublicKey == nil {
 		return nil, reject(ReasonBadCrypt, "certificate key is not a 32-byte Ed25519 key")

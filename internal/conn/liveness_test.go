@@ -36,6 +36,7 @@ func TestDeadPeerNoticedWhileSending(t *testing.T) {
 			}
 		}
 		took := h.now.Sub(lastHeard)
+		t.Logf("TimeoutConnected %v: dead peer noticed after %v", timeout, took)
 		if h.client.State() != StateProblemDetectedLocally || h.client.EndReason() != ReasonMiscTimeout {
 			t.Fatalf("state %d reason %d", h.client.State(), h.client.EndReason())
 		}

@@ -24,6 +24,10 @@ type Owner interface {
 	// reports false to refuse it (a full queue); the message then stays
 	// the session's (see reliability.Message.Lent).
 	Deliver(m reliability.Message, arrived time.Time) bool
+	// UnreadBytes is the size of the delivered messages the application
+	// has not read yet; the session counts them against RecvBufferSize
+	// together with its own buffers.
+	UnreadBytes() int
 	// StateChanged reports that the protocol reached st: Connected (once),
 	// ClosedByPeer or ProblemDetectedLocally with the end reason, or Dead
 	// once the connection has let go of its paths and timer.
@@ -508,6 +512,31 @@ func (c *Conn) Status(now time.Time, st *Status, lanes []conn.LaneStatus) {
 	st.SendRate = ss.SendRate
 	if ss.HavePing {
 		st.Ping, st.HavePing = ss.Ping, true
+	}
+}
+
+// Counters are a connection's lifetime totals, for monitoring.
+type Counters struct {
+	Stats conn.Stats
+	// RetransmittedSegments and RetransmittedBytes count reliable resends.
+	RetransmittedSegments, RetransmittedBytes int64
+}
+
+// Observe is Status for a monitor: it leaves the rate window and the
+// jitter high-water mark as they were (they are measured between the
+// application's own calls), reports no rates and no jitter, and reads the
+// lifetime counters.
+func (c *Conn) Observe(now time.Time, st *Status, lanes []conn.LaneStatus, n *Counters) {
+	rateAt, rateStats := c.rateAt, c.rateStats
+	jitter, haveJitter := c.cc.JitterMark()
+	c.Status(now, st, lanes)
+	c.rateAt, c.rateStats = rateAt, rateStats
+	c.cc.RestoreJitterMark(jitter, haveJitter)
+	st.OutPacketsPerSec, st.OutBytesPerSec, st.InPacketsPerSec, st.InBytesPerSec = 0, 0, 0, 0
+	st.MaxJitter = -1
+	n.Stats = c.cc.Stats
+	if c.sess != nil {
+		n.RetransmittedSegments, n.RetransmittedBytes = c.sess.s.Retransmitted()
 	}
 }
 

@@ -94,6 +94,8 @@ func (o *testOwner) Deliver(m reliability.Message, arrived time.Time) bool {
 	return true
 }
 
+func (o *testOwner) UnreadBytes() int { return 0 }
+
 func (o *testOwner) StateChanged(st conn.State, reason int, debug string) {
 	o.states = append(o.states, st)
 }

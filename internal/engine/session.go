@@ -68,6 +68,7 @@ func newSession(owner Owner, st Settings, maxPlaintext int) *sessionAdapter {
 		RecvMaxSegmentsPerPacket: st.RecvMaxSegmentsPerPacket,
 		MaxReliableSegment:       maxPlaintext - reliableSegmentOverhead,
 		Rate:                     rate,
+		UnreadBytes:              owner.UnreadBytes,
 		LendUnreliable:           true,
 	})
 	a.deliver = func(m reliability.Message) bool { return a.owner.Deliver(m, a.recvTime) }
@@ -111,6 +112,8 @@ func (a *sessionAdapter) Receive(now time.Time, pktNum int64, plaintext []byte) 
 	return err
 }
 
+func (a *sessionAdapter) LastPacketReliable() bool { return a.s.LastPacketReliable() }
+
 func (a *sessionAdapter) AckRequestDue() bool { return a.s.AckRequestDue() }
 
 func (a *sessionAdapter) AckRequestSent() { a.s.AckRequestSent() }
@@ -125,8 +128,6 @@ func (a *sessionAdapter) AppendPacket(dst []byte, now time.Time, pktNum int64, m
 	}
 	return a.s.AppendPacket(dst, now, pktNum, maxPlaintext, allowData)
 }
-
-func (a *sessionAdapter) LastPacketReliable() bool { return a.s.LastPacketReliable() }
 
 func (a *sessionAdapter) TimeUntilSend(now time.Time) time.Duration { return a.rate.TimeUntilSend(now) }
 

@@ -52,14 +52,16 @@ func (srv *socketServer) accept(now time.Time, from netip.AddrPort, req *pb.Conn
 		return
 	}
 	srv.sock.Bind(c)
+	// Recorded before accepting: the client may see its connection
+	// complete, and the test look, before Accept returns.
+	srv.mu.Lock()
+	srv.conns, srv.owner = append(srv.conns, c), append(srv.owner, o)
+	srv.mu.Unlock()
 	o.mu.Lock()
 	if err := c.Accept(now); err != nil {
 		srv.t.Errorf("Accept: %v", err)
 	}
 	o.mu.Unlock()
-	srv.mu.Lock()
-	srv.conns, srv.owner = append(srv.conns, c), append(srv.owner, o)
-	srv.mu.Unlock()
 }
 
 // dial connects a client from local to the server over network.

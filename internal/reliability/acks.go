@@ -113,7 +113,6 @@ func (s *Session) scheduleAck(t time.Time) {
 func (s *Session) RequestAck(now time.Time, immediate bool) {
 	s.lastNow = now
 	if immediate {
-		s.ackForce = true
 		s.scheduleAck(now)
 	} else {
 		s.scheduleAck(now.Add(maxDataAckDelay))
@@ -123,14 +122,24 @@ func (s *Session) RequestAck(now time.Time, immediate bool) {
 // appendAck writes an ack frame reporting everything received, within
 // limit bytes, and updates the ack deadline.
 func (s *Session) appendAck(dst []byte, now time.Time, limit int) []byte {
-	// Gaps still inside their reorder allowance are held back, unless the
-	// peer asked for an immediate ack. GNS also reports them once its 50 ms
-	// ack deadline has passed; mist does not, since that deadline falls
-	// every few packets at high rates (the ack after every eighth data
-	// packet) and the hold can exceed 50 ms on a jittery path. The hold is
-	// bounded, so the gap is reported within maxNackHold anyway.
+	// Gaps still inside their reorder allowance are held back, even when
+	// the peer asked for an immediate ack. GNS reports them then, and once
+	// its 50 ms ack deadline has passed; mist does not, since a sender
+	// asks for immediate acks every few dozen packets at high rates (mist
+	// does, to keep its window moving) and the ack after every eighth data
+	// packet makes the deadline fall just as often, while the hold can
+	// exceed 50 ms on a jittery path: reordered packets would be reported
+	// missing and sent again. The hold is bounded, so the gap is reported
+	// within maxNackHold anyway.
 	n := 0
-	for n < len(s.gaps) && n < maxAckBlocks && (s.ackForce || !s.gaps[n].okToNack.After(now)) {
+	for n < len(s.gaps) && n < maxAckBlocks && !s.gaps[n].okToNack.After(now) {
+		n++
+	}
+	// Latest travels as 16 bits and the peer expands it near its next
+	// packet number: a latest stopped far behind by held gaps (after a
+	// jump in the peer's packet numbers) would expand wrongly, so such
+	// gaps are reported at once.
+	for n < len(s.gaps) && n < maxAckBlocks && s.nextRecv-s.gaps[n].b > maxAckLag {
 		n++
 	}
 	for {
@@ -161,7 +170,6 @@ func (s *Session) appendAck(dst []byte, now time.Time, limit int) []byte {
 		break
 	}
 	s.unackedData = 0
-	s.ackForce = false
 	switch {
 	case n == len(s.gaps):
 		s.ackDue = time.Time{}

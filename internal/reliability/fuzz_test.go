@@ -84,6 +84,9 @@ func FuzzSessionReceive(f *testing.F) {
 				t.Fatalf("receive state grew: buf %d, frags %d, holes %d", len(l.buf), len(l.frags), len(l.holes))
 			}
 		}
+		if held := heldBytes(s); held != s.recvHeld || held > 64*1024+recvSlack {
+			t.Fatalf("receive buffers hold %d bytes, accounted %d", held, s.recvHeld)
+		}
 		if len(s.gaps) >= maxPacketGaps {
 			t.Fatalf("%d gaps", len(s.gaps))
 		}

@@ -59,6 +59,9 @@ func (s *Session) build(dst []byte, now time.Time, pktNum int64, maxPlaintext in
 	}
 	p.bytes = len(dst) - start + s.cfg.PacketOverhead
 	s.lastPacketReliable = len(p.segs) > 0
+	if s.lastPacketReliable {
+		s.lastRelSent = now
+	}
 	if s.cfg.Rate != nil {
 		s.cfg.Rate.OnPacketSent(now, p.bytes)
 	}

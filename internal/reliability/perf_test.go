@@ -69,6 +69,9 @@ type linkPkt struct {
 	num  int64
 	data []byte
 	segs []segRef // reliable segments it carries, for spurious-retransmit accounting
+	// ackReq: the packet asks for an immediate ack, as the connection
+	// flags it (ACK_REQUEST_IMMEDIATE) when the session says so.
+	ackReq bool
 }
 
 type linkHeap []linkPkt
@@ -175,10 +178,14 @@ func (sm *perfSim) transmit(i int) {
 				before = append(before, l.sentBelow)
 			}
 		}
+		ackReq := sd.s.AckRequestDue()
 		buf, ok := sd.s.AppendPacket(bufpool.Get(1300)[:0], sm.now, sd.nextPkt, 1232, allow)
 		if !ok {
 			bufpool.Put(buf)
 			break
+		}
+		if ackReq {
+			sd.s.AckRequestSent()
 		}
 		var segs []segRef
 		if i == 0 {
@@ -197,7 +204,7 @@ func (sm *perfSim) transmit(i int) {
 			sm.res.wire += len(buf) + perfOverhead
 			sm.res.pkts++
 		}
-		sm.put(i, sd.nextPkt, buf, segs)
+		sm.put(i, sd.nextPkt, buf, segs, ackReq)
 		sd.nextPkt++
 	}
 	sm.arm(i)
@@ -257,7 +264,7 @@ func (sm *perfSim) peerHas(sg segRef) bool {
 }
 
 // put sends a datagram from side i through the link.
-func (sm *perfSim) put(from int, num int64, data []byte, segs []segRef) {
+func (sm *perfSim) put(from int, num int64, data []byte, segs []segRef, ackReq bool) {
 	lk := sm.c.link
 	size := len(data) + perfOverhead
 	if sm.rng.Float64() < lk.loss {
@@ -294,7 +301,7 @@ func (sm *perfSim) put(from int, num int64, data []byte, segs []segRef) {
 		}
 	}
 	sm.seq++
-	heap.Push(&sm.flight, linkPkt{at: at, seq: sm.seq, to: 1 - from, num: num, data: data, segs: segs})
+	heap.Push(&sm.flight, linkPkt{at: at, seq: sm.seq, to: 1 - from, num: num, data: data, segs: segs, ackReq: ackReq})
 }
 
 // advance moves time to the next event (an arrival or a timer) and
@@ -319,6 +326,9 @@ func (sm *perfSim) advance(deliver func(Message) bool) {
 			sd.seen[pk.num] = true
 			if err := sd.s.Receive(sm.now, pk.num, pk.data, deliver); err != nil {
 				panic(err)
+			}
+			if pk.ackReq {
+				sd.s.RequestAck(sm.now, true)
 			}
 			got[pk.to] = true
 		}
@@ -520,5 +530,32 @@ func TestPerfLossAndJitter(t *testing.T) {
 	})
 	if ratio := float64(r.wire) / float64(r.delivered); ratio > 3 {
 		t.Errorf("wire %d bytes for %d delivered: %.2f×, want ≤ 3×", r.wire, r.delivered, ratio)
+	}
+}
+
+// TestPerfLossBothWays: at a fixed 8 MB/s with up to 30 % of datagrams
+// lost in each direction (acks too) over a short path, goodput stays at
+// least (1 − loss) × 80 % of the rate and the wire carries at most 1.5
+// bytes per byte delivered. Lost acks and lost resends at the tail of a
+// small window must not idle the sender until its retransmission timeout.
+func TestPerfLossBothWays(t *testing.T) {
+	const rate = 8_000_000
+	for _, loss := range []float64{0.1, 0.2, 0.3} {
+		for _, delay := range []time.Duration{500 * time.Microsecond, 2 * time.Millisecond} {
+			r := runPerf(t, perfCase{
+				link:     link{delay: delay, loss: loss},
+				rate:     rate,
+				wakeLate: 200 * time.Microsecond,
+				msgSize:  64 << 10,
+				duration: 4 * time.Second,
+				seed:     3,
+			})
+			if want := (1 - loss) * 0.8 * rate; r.goodput() < want {
+				t.Errorf("loss %v, delay %v: goodput %.2f MB/s, want at least %.2f", loss, delay, r.goodput()/1e6, want/1e6)
+			}
+			if ratio := float64(r.wire) / float64(r.delivered); ratio > 1.5 {
+				t.Errorf("loss %v, delay %v: wire/delivered %.3f, want at most 1.5", loss, delay, ratio)
+			}
+		}
 	}
 }

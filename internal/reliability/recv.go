@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"time"
+	"unsafe"
 
 	"github.com/mistnet/mist/internal/bufpool"
 	"github.com/mistnet/mist/internal/snp"
@@ -26,6 +27,7 @@ type frag struct {
 	offset int
 	end    bool
 	data   []byte // from bufpool
+	seq    uint64 // arrival order across all lanes
 }
 
 func (s *Session) recvLane(lane int) *recvLane {
@@ -66,6 +68,7 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 	}
 	refused := false
 	lastCtxReliable := false
+	repair := false // a segment below the end of the stream: a resend filling a hole
 	s.reader.Reset(payload, pktNum, s.cfg.RecvMaxSegmentsPerPacket, s)
 	for {
 		f, err := s.reader.Next()
@@ -98,6 +101,9 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 			lastCtxReliable = false
 		case snp.FrameReliable:
 			lastCtxReliable = true
+			if f.Pos < s.NextStreamPos(f.Lane) {
+				repair = true
+			}
 			ok, err := s.onReliable(f.Lane, f.Pos, f.Data, deliver)
 			if err != nil {
 				return err
@@ -129,6 +135,11 @@ func (s *Session) Receive(now time.Time, pktNum int64, payload []byte, deliver f
 		if s.unackedData >= ackEveryPackets {
 			s.scheduleAck(now)
 		}
+	}
+	if repair {
+		// A resend: the sender's window may be waiting on it, with
+		// nothing else in flight whose acks would carry the news.
+		s.scheduleAck(now)
 	}
 	return nil
 }
@@ -187,10 +198,15 @@ func (s *Session) onReliable(lane int, b int64, data []byte, deliver func(Messag
 		}
 	}
 	if e > expected {
+		// Refused when all lanes together are at the limit; the peer
+		// resends it, and segments filling holes are always taken, so
+		// every lane's buffered data can still complete and drain.
+		if !s.growRecvBuf(l, int(e-l.delivered)) {
+			return false, nil
+		}
 		if b > expected {
 			l.holes = append(l.holes, span{expected, b})
 		}
-		l.buf = growBuf(l.buf, int(e-l.delivered))
 	}
 	if b < l.delivered {
 		data = data[l.delivered-b:]
@@ -208,14 +224,123 @@ func (s *Session) onReliable(lane int, b int64, data []byte, deliver func(Messag
 // mostly empty buffer is replaced by a small one.
 const shrinkRecvBufAbove = 1 << 20
 
-// growBuf extends buf to n bytes, keeping its contents.
-func growBuf(buf []byte, n int) []byte {
-	if n <= cap(buf) {
-		return buf[:n]
+// trimRecvAbove is how much the receive side may hold before delivering
+// a message checks it against the budget, giving back spare capacity when
+// the unread messages and the buffers together exceed it.
+const trimRecvAbove = 64 * 1024
+
+// recvBudget is how much memory the reassembly buffers and fragments of
+// all lanes may hold: RecvBufferSize less what the application has not
+// read yet.
+func (s *Session) recvBudget() int {
+	s.unreadBound = 0
+	if s.cfg.UnreadBytes != nil {
+		s.unreadBound = s.cfg.UnreadBytes()
 	}
-	nb := make([]byte, n, max(n, 2*cap(buf)))
-	copy(nb, buf)
-	return nb
+	return s.cfg.RecvBufferSize - s.unreadBound
+}
+
+// overBudget reports whether the receive side and the unread messages
+// together exceed RecvBufferSize. The unread bytes are asked for (which
+// takes the application queue's lock) only when the bound kept from
+// the last answer plus what was delivered since could exceed it.
+func (s *Session) overBudget() bool {
+	if s.recvHeld+s.unreadBound <= s.cfg.RecvBufferSize {
+		return false
+	}
+	return s.recvHeld > s.recvBudget()
+}
+
+// growRecvBuf extends l's reassembly buffer to n bytes, keeping its
+// contents, if the budget allows: first by giving up buffered unreliable
+// fragments and the spare capacity of other lanes. It reports whether
+// the buffer now holds n bytes.
+func (s *Session) growRecvBuf(l *recvLane, n int) bool {
+	if n <= cap(l.buf) {
+		l.buf = l.buf[:n]
+		return true
+	}
+	budget := s.recvBudget()
+	room := func() int { return budget - (s.recvHeld - cap(l.buf)) }
+	if n > room() {
+		s.reclaimRecv(l)
+		for n > room() && s.dropOldestFragments() {
+		}
+		if n > room() {
+			return false
+		}
+	}
+	c := min(max(n, 2*cap(l.buf)), room())
+	nb := make([]byte, n, c)
+	copy(nb, l.buf)
+	s.recvHeld += c - cap(l.buf)
+	l.buf = nb
+	return true
+}
+
+// reclaimRecv gives back the spare capacity of every lane's reassembly
+// buffer except keep.
+func (s *Session) reclaimRecv(keep *recvLane) {
+	for _, l := range s.recvLanes {
+		if l == keep || cap(l.buf) == len(l.buf) {
+			continue
+		}
+		s.recvHeld -= cap(l.buf)
+		if len(l.buf) == 0 {
+			l.buf = nil
+		} else {
+			l.buf = append([]byte(nil), l.buf...)
+			l.buf = l.buf[:len(l.buf):len(l.buf)]
+		}
+		s.recvHeld += cap(l.buf)
+	}
+}
+
+// dropOldestFragments discards every buffered fragment of the unreliable
+// message whose fragment arrived first, on whatever lane. It reports
+// false if no fragment is buffered.
+func (s *Session) dropOldestFragments() bool {
+	var oldest *recvLane
+	var num int64
+	var seq uint64
+	for _, l := range s.recvLanes {
+		for _, f := range l.frags {
+			if oldest == nil || f.seq < seq {
+				oldest, num, seq = l, f.num, f.seq
+			}
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	kept := oldest.frags[:0]
+	for _, f := range oldest.frags {
+		if f.num == num {
+			s.putFrag(f)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	clear(oldest.frags[len(kept):])
+	oldest.frags = kept
+	if len(kept) == 0 {
+		oldest.frags = nil // idle lanes keep no list
+	}
+	return true
+}
+
+// fragOverhead is what a buffered fragment costs besides its data: its
+// entry in the lane's list, which may be half empty. Counting it keeps a
+// peer sending many tiny fragments within the budget too.
+const fragOverhead = 2 * int(unsafe.Sizeof(frag{}))
+
+// fragCost is the memory a buffered fragment holding data accounts for.
+func fragCost(data []byte) int { return cap(data) + fragOverhead }
+
+// putFrag releases a fragment's buffer.
+func (s *Session) putFrag(f frag) {
+	s.recvHeld -= fragCost(f.data)
+	bufpool.Put(f.data)
 }
 
 // fillHoles removes [b, e) from the hole list.
@@ -286,6 +411,7 @@ func (s *Session) deliverReliable(lane int, l *recvLane, deliver func(Message) b
 			ok = false
 			break
 		}
+		s.unreadBound += len(body)
 		l.lastRel = num
 		off += n + int(h.Size)
 	}
@@ -298,7 +424,14 @@ func (s *Session) deliverReliable(lane int, l *recvLane, deliver func(Message) b
 		// shrinking and regrowing it for each would copy every byte
 		// again.
 		if cap(l.buf) > shrinkRecvBufAbove && rest < cap(l.buf)/8 {
+			s.recvHeld -= cap(l.buf)
 			l.buf = append(make([]byte, 0, max(rest, 4096)), l.buf...)
+			s.recvHeld += cap(l.buf)
+		}
+		// What was delivered now counts as unread: the buffers give
+		// back their spare capacity if both together exceed the limit.
+		if s.recvHeld > trimRecvAbove && s.overBudget() {
+			s.reclaimRecv(nil)
 		}
 	}
 	return ok, nil
@@ -318,13 +451,18 @@ func (s *Session) onUnreliable(f snp.Frame, deliver func(Message) bool) (bool, e
 	}
 	if off == 0 && f.End {
 		if s.cfg.LendUnreliable {
-			return deliver(Message{Lane: f.Lane, Num: f.MsgNum, Data: f.Data, Lent: true}), nil
+			if !deliver(Message{Lane: f.Lane, Num: f.MsgNum, Data: f.Data, Lent: true}) {
+				return false, nil
+			}
+			s.unreadBound += len(f.Data)
+			return true, nil
 		}
 		msg := Message{Lane: f.Lane, Num: f.MsgNum, Data: append(bufpool.Get(len(f.Data))[:0], f.Data...)}
 		if !deliver(msg) {
 			bufpool.Put(msg.Data)
 			return false, nil
 		}
+		s.unreadBound += len(f.Data)
 		return true, nil
 	}
 	// A fragment already held is a duplicate, even if this one is longer.
@@ -338,16 +476,28 @@ func (s *Session) onUnreliable(f snp.Frame, deliver func(Message) bool) (bool, e
 		oldest := l.frags[0].num
 		n := 0
 		for n < len(l.frags) && l.frags[n].num == oldest {
-			bufpool.Put(l.frags[n].data)
+			s.putFrag(l.frags[n])
 			n++
 		}
 		l.frags = append(l.frags[:0], l.frags[n:]...)
 	}
+	data := append(bufpool.Get(len(f.Data))[:0], f.Data...)
+	// Fragments share the receive budget of all lanes: the oldest
+	// messages' fragments go first, and with the budget taken by
+	// reliable data the fragment is dropped, as loss would.
+	for s.recvHeld+fragCost(data)+s.unreadBound > s.cfg.RecvBufferSize && s.recvHeld+fragCost(data) > s.recvBudget() {
+		if !s.dropOldestFragments() {
+			bufpool.Put(data)
+			return true, nil
+		}
+	}
+	s.recvHeld += fragCost(data)
+	s.fragSeq++
 	i := 0
 	for i < len(l.frags) && (l.frags[i].num < f.MsgNum || l.frags[i].num == f.MsgNum && l.frags[i].offset < off) {
 		i++
 	}
-	fr := frag{num: f.MsgNum, offset: off, end: f.End, data: append(bufpool.Get(len(f.Data))[:0], f.Data...)}
+	fr := frag{num: f.MsgNum, offset: off, end: f.End, data: data, seq: s.fragSeq}
 	l.frags = append(l.frags, frag{})
 	copy(l.frags[i+1:], l.frags[i:])
 	l.frags[i] = fr
@@ -389,12 +539,16 @@ func (s *Session) completeUnreliable(lane int, l *recvLane, num int64, deliver f
 		stop++
 	}
 	for _, fr := range l.frags[first:stop] {
-		bufpool.Put(fr.data)
+		s.putFrag(fr)
 	}
 	l.frags = append(l.frags[:first], l.frags[stop:]...)
+	if len(l.frags) == 0 {
+		l.frags = nil // idle lanes keep no list
+	}
 	if !deliver(Message{Lane: lane, Num: num, Data: data}) {
 		bufpool.Put(data)
 		return false
 	}
+	s.unreadBound += covered
 	return true
 }

@@ -148,6 +148,12 @@ const maxReliableAhead = 512 * 1024
 // until retransmissions fill them.
 const maxPeerHoles = 19
 
+// lossWindowHoles is how many lost segments the send window is sized to
+// hold at the measured loss rate (see window). With fewer, at 30 % loss
+// the window covered only a few milliseconds of sending at 8 MB/s, and a
+// single slow repair idled the connection.
+const lossWindowHoles = 3 * maxPeerHoles
+
 // minReliableWindow is the smallest window loss shrinks it to.
 const minReliableWindow = 64 * 1024
 
@@ -167,7 +173,29 @@ func (s *Session) Retransmitted() (segments, bytes int64) {
 
 // AckRequestDue reports whether the next packet should ask the peer to ack
 // at once, because much data went out since the last such request.
-func (s *Session) AckRequestDue() bool { return s.sentSinceAckRequest >= ackRequestEvery }
+func (s *Session) AckRequestDue() bool {
+	if s.sentSinceAckRequest >= ackRequestEvery {
+		return true
+	}
+	// Resends, and every packet (probes included) while the window holds
+	// new data back, ask too: the window waits on their acks, and a peer
+	// that delays its acks by 50 ms would stall it.
+	return s.windowBlocked()
+}
+
+// windowBlocked reports whether some lane has resends queued, or new
+// reliable data the window holds back until acks arrive.
+func (s *Session) windowBlocked() bool {
+	for _, l := range s.sendLanes {
+		if len(l.retry) > 0 {
+			return true
+		}
+		if h := l.head(); h != nil && l.sentBelow > l.ackedBelow && l.windowFull(h, s.window()) {
+			return true
+		}
+	}
+	return false
+}
 
 // AckRequestSent notes that a packet asking for an immediate ack went out.
 // Only a packet actually built counts: asking before learning that nothing
@@ -194,11 +222,14 @@ func (l *sendLane) windowFull(m *outMsg, window int64) bool {
 // maxPeerHoles. A GNS receiver (and mist's) with 20 holes refuses segments
 // that would split one, and with 30 refuses to extend the stream; the
 // refused packets are resent and refused again, and most of what goes on
-// the wire is resends.
+// the wire is resends. The window holds lossWindowHoles expected losses:
+// holes are repaired about a round trip after they open, so the window
+// spans several generations of them, and the count of holes in the acks
+// (see windowFull) stops new data should repairs lag.
 func (s *Session) window() int64 {
 	w := float64(maxReliableAhead)
 	if s.lossRate > 0 {
-		w = min(w, float64(maxPeerHoles*s.cfg.MaxReliableSegment)/s.lossRate)
+		w = min(w, float64(lossWindowHoles*s.cfg.MaxReliableSegment)/s.lossRate)
 	}
 	return int64(max(w, minReliableWindow))
 }

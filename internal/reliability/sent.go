@@ -120,6 +120,7 @@ func (s *Session) onAck(now time.Time, a *snp.Ack) {
 	}
 	if acked > 0 {
 		s.rtoBackoff = 0
+		s.probes = 0
 	}
 	if s.cfg.Rate != nil && (acked > 0 || rtt > 0) {
 		s.cfg.Rate.OnAck(now, acked, rtt)
@@ -231,7 +232,71 @@ func (s *Session) checkTimeouts(now time.Time) {
 	if fired {
 		s.rtoBackoff = min(s.rtoBackoff+1, maxRTOBackoff)
 	}
+	if d := s.probeDeadline(); !d.IsZero() && !d.After(now) {
+		s.probe(now)
+	}
 	s.trimSent(now)
+}
+
+// probeTimeout is how long the sender waits, after its last packet with
+// reliable data, for an ack before it probes: ping twice over plus a
+// margin, more when round trips swing widely, doubling for each probe
+// that brings no ack, and never beyond the retransmission timeout.
+func (s *Session) probeTimeout() time.Duration {
+	rto := s.rto()
+	if !s.havePing {
+		return rto
+	}
+	base := max(2*s.ping, s.ping+4*s.pingVar) + probeMargin
+	return min(base<<min(s.probes, maxRTOBackoff), rto)
+}
+
+// probeDeadline is when to probe: the send window holds new data back,
+// nothing waits to be resent, and no ack has come for probeTimeout since
+// the last packet with reliable data went out. Zero if there is nothing
+// to probe. A sender that merely paused does not probe: the peer may
+// delay its ack by 50 ms, and the retransmission timeout allows for that.
+func (s *Session) probeDeadline() time.Time {
+	if s.lastRelSent.IsZero() {
+		return time.Time{}
+	}
+	blocked := false
+	for _, l := range s.sendLanes {
+		if len(l.retry) > 0 {
+			return time.Time{}
+		}
+		if h := l.head(); h != nil && l.sentBelow > l.ackedBelow && l.windowFull(h, s.window()) {
+			blocked = true
+		}
+	}
+	if !blocked {
+		return time.Time{}
+	}
+	return s.lastRelSent.Add(s.probeTimeout())
+}
+
+// probe resends the reliable segments of the oldest packet still in
+// flight. With a small window (heavy loss) a lost packet at the tail of
+// what the window allows, or a lost resend, has no later packets whose
+// acks would report it missing, and waiting for the retransmission
+// timeout idles the connection. The probe either repairs the hole the
+// window waits on or, arriving after the lost packets, makes the peer's
+// next ack report them. The packet is not counted as lost.
+func (s *Session) probe(now time.Time) {
+	s.probes++
+	s.lastRelSent = now
+	for i := s.sent.search(s.sent.scan); i < s.sent.n; i++ {
+		p := s.sent.at(i)
+		if p.done || p.nacked || len(p.segs) == 0 {
+			continue
+		}
+		for _, sg := range p.segs {
+			if s.sendLanes[sg.lane].queueRetry(sg.b, sg.e) {
+				s.pendingRel += int(sg.e - sg.b)
+			}
+		}
+		return
+	}
 }
 
 // trimSent drops acknowledged records, and nacked ones kept long enough

@@ -25,18 +25,32 @@
 //     the path or the receiving application cannot overflow the peer's
 //     reassembly buffer; under loss, less (see window), so that the holes
 //     loss leaves in the peer's stream stay under its limits.
+//   - RecvBufferSize bounds the receive side of all lanes together:
+//     reassembly buffers, buffered unreliable fragments and (with
+//     Config.UnreadBytes) the messages the application has not read. GNS
+//     applies it to each lane's reassembly buffer alone, so a peer using
+//     many lanes could make it hold many times the limit.
 //   - The retransmission timeout also follows the round-trip variation
 //     and backs off after repeated timeouts; once it has fired with no ack
 //     since, only the oldest packet is resent until an ack arrives (see
 //     rto).
+//   - With reliable data in flight, nothing to resend and no ack for
+//     about two round trips, the sender resends its oldest packet in
+//     flight (a probe; see probe), so that losses at the tail of a full
+//     window are found without waiting for the retransmission timeout.
+//     Packets carrying resends ask for an immediate ack.
 //   - Besides GNS's 50 ms deadline, the receiver acks after every eight
 //     packets carrying reliable data, so that at high rates losses are
-//     reported before the 62-entry gap list has to merge gaps.
+//     reported before the 62-entry gap list has to merge gaps, and at
+//     once after a resent segment.
+//   - An ack's latest never trails the newest packet received by more
+//     than 2^14, so that its 16 bits expand correctly after a jump in the
+//     peer's packet numbers.
 //   - A new gap in the received packet numbers is held back from the ack
 //     for 3 ms as in GNS, stretched up to 40 ms when packets have been
 //     seen arriving that late, so that reordering is not mistaken for
-//     loss. Only an immediate ack request reports a held gap early; GNS
-//     also reports it once its 50 ms ack deadline has passed.
+//     loss. GNS reports a held gap early when asked for an immediate ack
+//     or once its 50 ms ack deadline has passed; mist does not.
 package reliability
 
 import (
@@ -112,6 +126,10 @@ const (
 	// receiver's gap list (sentinel included), as GNS does.
 	maxAckBlocks  = 64
 	maxPacketGaps = 62
+	// maxAckLag is how far an ack's latest may trail the newest packet
+	// received: the 16-bit field is expanded near the peer's next packet
+	// number, which may run up to as far again ahead.
+	maxAckLag = 1 << 14
 )
 
 // Protocol timers from GNS.
@@ -124,6 +142,7 @@ const (
 	rtoNoPing       = time.Second           // RTO before any ping sample
 	maxRTOBackoff   = 5                     // mist: RTO doublings after repeated timeouts
 	maxBackedOffRTO = 3 * time.Second       // mist: longest backed-off RTO
+	probeMargin     = 5 * time.Millisecond  // mist: probe timeout = 2 × ping + this
 )
 
 // Config holds a session's settings. Zero fields take GNS's defaults;
@@ -131,7 +150,7 @@ const (
 type Config struct {
 	NagleTime                time.Duration // default 5 ms
 	SendBufferSize           int           // default 512 KiB
-	RecvBufferSize           int           // default 1 MiB
+	RecvBufferSize           int           // default 1 MiB; bounds the receive side of all lanes together
 	RecvMaxMessageSize       int           // default 512 KiB
 	RecvMaxSegmentsPerPacket int           // default 1300
 	// MaxReliableSegment caps the data of one reliable segment: 1137 with
@@ -142,6 +161,10 @@ type Config struct {
 	PacketOverhead int
 	// Rate, if set, is told about sent packets, acks and losses.
 	Rate RateObserver
+	// UnreadBytes, if set, reports the bytes of delivered messages the
+	// application has not read yet. They count against RecvBufferSize
+	// together with the reassembly buffers of every lane.
+	UnreadBytes func() int
 	// LendUnreliable lets Receive hand deliver an unreliable message that
 	// arrived whole in one segment without copying it: its Data then
 	// belongs to the packet (Message.Lent) and deliver must copy what it
@@ -219,9 +242,19 @@ type Session struct {
 	rtoBackoff                                uint          // timeouts since the last ack that acknowledged data
 	freeMsgs                                  []*outMsg
 	lastPacketReliable                        bool
+	lastRelSent                               time.Time // when a packet with reliable data last went out
+	probes                                    uint      // probes sent since the last ack that acknowledged data
 
 	// Receive side.
-	recvLanes   []*recvLane
+	recvLanes []*recvLane
+	// recvHeld is the memory the receive side holds: the capacity of every
+	// lane's reassembly buffer plus that of every buffered unreliable
+	// fragment. With the unread bytes it stays within RecvBufferSize.
+	recvHeld int
+	fragSeq  uint64 // arrival counter of unreliable fragments, to find the oldest
+	// unreadBound bounds the application's unread bytes: the last answer
+	// of Config.UnreadBytes plus what was delivered since.
+	unreadBound int
 	gaps        []recvGap // missing packets, oldest first
 	nextRecv    int64     // one past the highest packet we are prepared to ack
 	nextTime    time.Time // receive time of packet nextRecv-1 (zero: unknown)
@@ -233,7 +266,6 @@ type Session struct {
 	lossAcked, lossLost int
 
 	ackDue      time.Time // when everything received must have been reported
-	ackForce    bool      // the next ack reports gaps still held back (immediate request)
 	unackedData int       // data packets received since the last ack frame
 	nackHold    time.Duration
 	lastNow     time.Time
@@ -367,6 +399,7 @@ func (s *Session) NextDeadline() time.Time {
 	if p := s.sent.oldestInFlight(); p != nil {
 		earlier(p.at.Add(s.rto()))
 	}
+	earlier(s.probeDeadline())
 	return d
 }
 
@@ -391,5 +424,6 @@ func (s *Session) Release() {
 		}
 		l.frags, l.buf = nil, nil
 	}
+	s.recvHeld = 0
 	s.pendingRel, s.pendingUnrel = 0, 0
 }

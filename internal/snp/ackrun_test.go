@@ -35,3 +35,29 @@ func TestAppendAckBlockSplitsLongRuns(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendAckBlock: any runs that fit one frame's block count encode
+// into blocks a receiver accepts and that add up to the same runs.
+func FuzzAppendAckBlock(f *testing.F) {
+	f.Add(uint64(7), uint64(8))
+	f.Add(uint64(MaxAckRun+1), uint64(2*MaxAckRun+5))
+	f.Fuzz(func(t *testing.T, acked, nacked uint64) {
+		if acked > 100*MaxAckRun || nacked > 100*MaxAckRun {
+			return
+		}
+		blocks := AppendAckBlock(nil, acked, nacked)
+		a, _, err := ParseAck(AppendAck(nil, 1, 0, blocks))
+		if err != nil {
+			t.Fatalf("%d/%d: %v", acked, nacked, err)
+		}
+		var sa, sn uint64
+		it := a.Blocks()
+		for blk, ok := it.Next(); ok; blk, ok = it.Next() {
+			sa += blk.Acked
+			sn += blk.Nacked
+		}
+		if sa != acked || sn != nacked {
+			t.Fatalf("%d/%d decoded as %d/%d", acked, nacked, sa, sn)
+		}
+	})
+}

@@ -4,9 +4,11 @@
 #      (testdata/, unmodified) against each other;
 #   2. the per-function scripts test/*_test.lua;
 #   3. interop with Go programs built on the library (cmd/mistpeer);
-#   4. the same two examples changed only to use createListenSocketP2P(0)
+#   4. certificates without Steam: test/trust.lua with MIST_CERT and
+#      MIST_TRUST from `mist ca`, against an unsigned `mist chat server`;
+#   5. the same two examples changed only to use createListenSocketP2P(0)
 #      and connectP2P (testdata/p2p_*.lua), through a trivial signaling
-#      server, and Steam.init's checks of the MIST_* variables.
+#      server, and Steam.init's checks of the MIST_* P2P variables.
 # Interpreters that are missing are reported and skipped; if none is
 # present the whole suite is skipped loudly.
 set -u
@@ -152,9 +154,10 @@ interop() {
 	return 0
 }
 
-# The per-function scripts run without the caller's P2P settings.
+# The per-function scripts and the P2P examples run without the caller's
+# P2P and certificate settings.
 no_p2p_env=(-u MIST_IDENTITY -u MIST_SIGNALING -u MIST_STUN -u MIST_TURN -u MIST_TURN_USER -u MIST_TURN_PASS
-	-u LUASTEAM_STEAMID -u LUASTEAM_OPTIONS)
+	-u MIST_CERT -u MIST_TRUST -u LUASTEAM_STEAMID -u LUASTEAM_OPTIONS)
 
 # A trivial signaling server for the P2P examples: the mist command's
 # signal subcommand, or cmd/mistpeer's where that command has none. It
@@ -214,6 +217,26 @@ p2p_env() {
 	return $fail
 }
 
+# Certificates: a CA and a credential from `mist ca`, an unsigned chat
+# server to refuse, and test/trust.lua run with MIST_CERT and MIST_TRUST.
+trust() {
+	local lua=$1 cpath="$root/build/$(abi "$1")/?.so" port=$2 mist="$out/mist"
+	if [ ! -x "$mist" ]; then
+		(cd .. && go build -o "$mist" ./cmd/mist) || return 1
+		"$mist" ca init --out "$out/ca" >/dev/null || return 1
+		"$mist" ca issue --ca "$out/ca" --identity str:lua-peer --out "$out/lua.cred" >/dev/null || return 1
+	fi
+	"$mist" chat server --bind 127.0.0.1 --port $((port + 1)) </dev/null >"$out/unsigned" 2>&1 &
+	local spid=$!
+	wait_for_text "$out/unsigned" "Server listening" || { cat "$out/unsigned"; kill "$spid" 2>/dev/null; wait "$spid"; return 1; }
+	MIST_CERT="$out/lua.cred" MIST_TRUST="$out/ca/ca.pub" MIST_UNSIGNED_SERVER="127.0.0.1:$((port + 1))" \
+		MIST_PORT=$port LUA_CPATH="$cpath" LUA_PATH="$root/test/?.lua;;" timeout "$limit" "$lua" "${linebuf[@]}" test/trust.lua >"$out/trust" 2>&1
+	local st=$?
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	if [ "$st" != 0 ] || [ -n "${MIST_LUA_TEST_VERBOSE:-}" ]; then cat "$out/trust"; fi
+	return $st
+}
+
 # The module must take the Lua API from the interpreter, not link liblua.
 for so in build/lua5.1/luasteam.so build/lua5.4/luasteam.so; do
 	[ -f "$so" ] || continue
@@ -245,6 +268,8 @@ for lua in lua5.1 luajit lua5.4; do
 		port=$((port + 10))
 	done
 	interop "$lua" "$port"; st=$?; report "$lua interop with Go (Go server/Lua client, Lua server/Go client)" $st
+	port=$((port + 10))
+	trust "$lua" "$port"; st=$?; report "$lua certificates (MIST_CERT, MIST_TRUST)" $st
 	port=$((port + 10))
 	p2p_pair "$lua"; st=$?; report "$lua P2P docs examples (createListenSocketP2P(0) + connectP2P through a signaling server)" $st
 	p2p_env "$lua"; st=$?; report "$lua P2P settings from MIST_* at Steam.init" $st

@@ -226,13 +226,23 @@ func TestEnableKinds(t *testing.T) {
 			b.waitKind(t, c.want, 10*time.Second)
 			exchange(t, a, b)
 			for _, p := range []*peer{a, b} {
-				seen := map[string]bool{}
-				for _, line := range p.box.sent() {
-					typ := line[strings.LastIndex(line, " ")+1:]
-					if !c.types[typ] {
-						t.Fatalf("%s signalled %q", p.name, line)
+				// Gathering goes on after a route is found (a relay
+				// allocation can finish after a local pair succeeds), so
+				// wait for every expected type before judging.
+				var seen map[string]bool
+				for deadline := time.Now().Add(10 * time.Second); ; {
+					seen = map[string]bool{}
+					for _, line := range p.box.sent() {
+						typ := line[strings.LastIndex(line, " ")+1:]
+						if !c.types[typ] {
+							t.Fatalf("%s signalled %q", p.name, line)
+						}
+						seen[typ] = true
 					}
-					seen[typ] = true
+					if len(seen) == len(c.types) || time.Now().After(deadline) {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
 				if len(seen) != len(c.types) {
 					t.Fatalf("%s signalled types %v, want %v", p.name, seen, c.types)

@@ -148,7 +148,13 @@ func AcceptSession(now time.Time, s *Session, peer *cert.Peer, appID uint32, own
 		return nil, nil, &cert.Error{Reason: cert.ReasonBadCrypt,
 			Msg: fmt.Sprintf("no common cipher: ours %v, theirs %v", own, cert.Ciphers(peer.Crypt))}
 	}
-	lc, err := NewLocalCrypto(s.cfg.LocalIdentity, appID, []pb.Cipher{chosen}, rand)
+	var lc *LocalCrypto
+	var err error
+	if s.cfg.LocalCert != nil {
+		lc, err = NewLocalCryptoWithCert(s.cfg.LocalCert, []pb.Cipher{chosen}, rand)
+	} else {
+		lc, err = NewLocalCrypto(s.cfg.LocalIdentity, appID, []pb.Cipher{chosen}, rand)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

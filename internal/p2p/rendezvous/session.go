@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mistnet/mist/internal/cert"
 	"github.com/mistnet/mist/internal/identity"
 	"github.com/mistnet/mist/internal/pb"
 )
@@ -122,6 +123,9 @@ type Config struct {
 	// an acceptor gets its own at Accept.
 	Cert  *pb.CertificateSigned
 	Crypt *pb.CryptInfoSigned
+	// LocalCert is an acceptor's CA-issued certificate, presented at
+	// Accept; nil makes a self-signed one per connection.
+	LocalCert *cert.Local
 	// ICEDisabled leaves ice_enabled out of the signals.
 	ICEDisabled bool
 	// InitialRoutingWait holds the first signal (of the initiator, or the

@@ -1,10 +1,13 @@
 package bridge
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
+	"os"
 
 	"github.com/mistnet/mist"
+	"github.com/mistnet/mist/ca"
 )
 
 // mistBackend adapts a *mist.Sockets to Backend.
@@ -17,10 +20,15 @@ type mistBackend struct {
 
 // NewMist creates a mist interface instance whose identity is the SteamID
 // set.SteamID, or a random one when it is 0, with set.Options at interface
-// scope. The P2P settings name the signaling server (the instance registers
-// there at once) and the STUN and TURN servers, also at interface scope.
+// scope. The certificate and trusted CA come from EnvCert and EnvTrust. The
+// P2P settings name the signaling server (the instance registers there at
+// once) and the STUN and TURN servers, also at interface scope.
 func NewMist(set Settings) (Backend, error) {
 	b := &mistBackend{}
+	cfg, err := credentialsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	opts := configValues(set.Options)
 	p := set.P2P
 	for _, v := range []struct {
@@ -36,12 +44,10 @@ func NewMist(set Settings) (Backend, error) {
 			opts = append(opts, mist.StringValue(v.opt, v.s))
 		}
 	}
-	cfg := mist.Config{
-		Options:                   opts,
-		OnConnectionStatusChanged: b.onConnChanged,
-		OnAuthenticationStatus:    b.onAuthStatus,
-		SignalingServer:           p.Signaling,
-	}
+	cfg.Options = opts
+	cfg.OnConnectionStatusChanged = b.onConnChanged
+	cfg.OnAuthenticationStatus = b.onAuthStatus
+	cfg.SignalingServer = p.Signaling
 	if set.SteamID != 0 {
 		cfg.Identity = mist.SteamIDIdentity(set.SteamID)
 	}
@@ -51,6 +57,27 @@ func NewMist(set Settings) (Backend, error) {
 	}
 	b.s = s
 	return b, nil
+}
+
+// credentialsFromEnv loads the files EnvCert and EnvTrust name, if set.
+func credentialsFromEnv(getenv func(string) string) (mist.Config, error) {
+	var cfg mist.Config
+	if name := getenv(EnvCert); name != "" {
+		cred, err := ca.ReadCredential(name)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvCert, err)
+		}
+		cfg.Certificate, cfg.CertificateKey = cred.Certificate, cred.PrivateKey
+	}
+	if name := getenv(EnvTrust); name != "" {
+		trust, err := ca.LoadTrust(name)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", EnvTrust, err)
+		}
+		cfg.TrustedCAs = trust.Keys()
+		cfg.RequireAuthentication = true
+	}
+	return cfg, nil
 }
 
 func (b *mistBackend) onConnChanged(ev *mist.ConnStatusChanged) {

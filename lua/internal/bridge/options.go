@@ -34,6 +34,14 @@ func OptionID(name string) (int32, bool) {
 const (
 	EnvSteamID = "LUASTEAM_STEAMID" // decimal SteamID
 	EnvOptions = "LUASTEAM_OPTIONS" // e.g. "NagleTime=0,TimeoutInitial=5000"
+	// EnvCert names a credential file ('mist ca issue') the instance
+	// presents; its identity becomes the instance's unless a SteamID is
+	// given, which must then be the certificate's.
+	EnvCert = "MIST_CERT"
+	// EnvTrust names a CA public key file ('mist ca init'); peers must
+	// present a certificate it signed (IP_AllowWithoutAuth and
+	// IPLocalHost_AllowWithoutAuth 0).
+	EnvTrust = "MIST_TRUST"
 )
 
 // ParseOptionList parses "Name=value,Name=value" using the options-table
