@@ -193,6 +193,32 @@ p2p_pair() {
 	return $st
 }
 
+# test/p2p_symmetric.lua twice, each connecting to the other with
+# SymmetricConnect at the same moment (both wait on stdin until both
+# listen): each must end with one connection carrying a message each way.
+p2p_symmetric() {
+	local lua=$1 cpath="$root/build/$(abi "$1")/?.so" a=76561198000000011 b=76561198000000012 st=0 pa pb
+	[ -n "$signaling" ] || start_signaling || { echo "no signaling server"; return 1; }
+	rm -f "$out/fa" "$out/fb" && mkfifo "$out/fa" "$out/fb" || return 1
+	env "${no_p2p_env[@]}" MIST_SIGNALING="$signaling" MIST_IDENTITY="steamid:$a" MIST_PEER=$b LUA_CPATH="$cpath" \
+		timeout "$limit" "$lua" "${linebuf[@]}" test/p2p_symmetric.lua <"$out/fa" >"$out/sa" 2>&1 &
+	pa=$!
+	env "${no_p2p_env[@]}" MIST_SIGNALING="$signaling" MIST_IDENTITY="steamid:$b" MIST_PEER=$a LUA_CPATH="$cpath" \
+		timeout "$limit" "$lua" "${linebuf[@]}" test/p2p_symmetric.lua <"$out/fb" >"$out/sb" 2>&1 &
+	pb=$!
+	exec 7>"$out/fa" 8>"$out/fb"
+	{ wait_for_text "$out/sa" ready && wait_for_text "$out/sb" ready; } || st=1
+	echo go >&7; echo go >&8
+	exec 7>&- 8>&-
+	wait "$pa" || st=1
+	wait "$pb" || st=1
+	grep -q "^symmetric ok" "$out/sa" && grep -q "^symmetric ok" "$out/sb" || st=1
+	if [ "$st" != 0 ] || [ -n "${MIST_LUA_TEST_VERBOSE:-}" ]; then
+		echo "--- steamid:$a ($lua)"; cat "$out/sa"; echo "--- steamid:$b ($lua)"; cat "$out/sb"
+	fi
+	return $st
+}
+
 # Steam.init with the MIST_* variables: the identity is what getSteamID and
 # getIdentity return; each bad value makes Steam.init return false with a
 # message naming the variable on stderr, and the program goes on.
@@ -272,6 +298,7 @@ for lua in lua5.1 luajit lua5.4; do
 	trust "$lua" "$port"; st=$?; report "$lua certificates (MIST_CERT, MIST_TRUST)" $st
 	port=$((port + 10))
 	p2p_pair "$lua"; st=$?; report "$lua P2P docs examples (createListenSocketP2P(0) + connectP2P through a signaling server)" $st
+	p2p_symmetric "$lua"; st=$?; report "$lua P2P SymmetricConnect, both sides connecting at once (test/p2p_symmetric.lua)" $st
 	p2p_env "$lua"; st=$?; report "$lua P2P settings from MIST_* at Steam.init" $st
 done
 
