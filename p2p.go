@@ -188,14 +188,52 @@ func (m *p2pState) forgetListen(ls *listenSocket) {
 // the signaling server named in Config.SignalingServer. The connection goes
 // Connecting → FindingRoute (crypto handshake done through signals, ICE
 // looking for a route) → Connected (a data packet decrypted on the route).
+//
+// The option Callback_CreateConnectionSignaling, set to a
+// [CreateConnectionSignalingFunc], takes precedence over the built-in
+// signaling client, as in GNS.
 func (s *Sockets) ConnectP2P(remote Identity, virtualPort int, opts ...ConfigValue) (Conn, error) {
-	if s.p2p.trivial == nil {
-		return InvalidConn, ErrNoSignaling
-	}
 	if !remote.IsValid() {
 		return InvalidConn, errors.New("mist: invalid remote identity")
 	}
+	if create := s.createSignalingFunc(); create != nil {
+		localPort := virtualPort
+		for _, o := range opts {
+			if o.Option == OptLocalVirtualPort && o.Int() >= 0 {
+				localPort = int(o.Int())
+			}
+		}
+		sig := create(s, remote, localPort, virtualPort)
+		if sig == nil {
+			return InvalidConn, errors.New("mist: Callback_CreateConnectionSignaling returned no signaling")
+		}
+		return s.ConnectP2PCustomSignaling(sig, remote, virtualPort, opts...)
+	}
+	if s.p2p.trivial == nil {
+		return InvalidConn, ErrNoSignaling
+	}
 	return s.ConnectP2PCustomSignaling(s.p2p.trivial.Signaling(remote.String()), remote, virtualPort, opts...)
+}
+
+// CreateConnectionSignalingFunc makes the signaling of a new outbound P2P
+// connection (FnSteamNetworkingSocketsCreateConnectionSignaling). Set it
+// with SetGlobalConfigValue(PtrValue(OptCallbackCreateConnectionSignaling,
+// fn)) (a global option, as in GNS); returning nil fails the call.
+type CreateConnectionSignalingFunc func(s *Sockets, peer Identity, localVirtualPort, remoteVirtualPort int) ConnectionSignaling
+
+// createSignalingFunc is the Callback_CreateConnectionSignaling in effect.
+func (s *Sockets) createSignalingFunc() CreateConnectionSignalingFunc {
+	pick := func(v any) CreateConnectionSignalingFunc {
+		switch f := v.(type) {
+		case CreateConnectionSignalingFunc:
+			return f
+		case func(*Sockets, Identity, int, int) ConnectionSignaling:
+			return f
+		}
+		return nil
+	}
+	v, _ := globalConfig.get(OptCallbackCreateConnectionSignaling)
+	return pick(v.Ptr())
 }
 
 // ConnectP2PCustomSignaling is ConnectP2P with the application's own

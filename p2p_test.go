@@ -372,6 +372,13 @@ func TestP2PHostileSignals(t *testing.T) {
 	if st := p.state(p.lis, p.lconn); st != StateConnected {
 		t.Errorf("listener connection state %v after hostile signals", st)
 	}
+	// Closing the listen socket destroys its connections at once.
+	if !p.lis.CloseListenSocket(p.ls) {
+		t.Fatal("CloseListenSocket failed")
+	}
+	if _, ok := p.lis.ConnectionInfo(p.lconn); ok {
+		t.Error("a connection of the closed listen socket is still there")
+	}
 }
 
 type declineContext struct{}
@@ -651,4 +658,37 @@ func TestP2PCloseLeavesNoGoroutines(t *testing.T) {
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Errorf("%d goroutines left (%d before):\n%s", n-before, before, buf)
 	}
+}
+
+// TestP2PCreateConnectionSignalingCallback: ConnectP2P takes its signaling
+// from Callback_CreateConnectionSignaling when set.
+func TestP2PCreateConnectionSignalingCallback(t *testing.T) {
+	sn := newSignalNet(0)
+	var asked []string
+	create := CreateConnectionSignalingFunc(func(s *Sockets, peer Identity, local, remote int) ConnectionSignaling {
+		asked = append(asked, fmt.Sprintf("%v %d %d", peer, local, remote))
+		return sn.signaling(peer.String())
+	})
+	if !SetGlobalConfigValue(PtrValue(OptCallbackCreateConnectionSignaling, create)) {
+		t.Fatal("cannot set Callback_CreateConnectionSignaling")
+	}
+	defer ResetGlobalConfigValue(OptCallbackCreateConnectionSignaling)
+	p := &p2pPeers{lis: newP2PSockets(t, "alice", Config{}), con: newP2PSockets(t, "bob", Config{})}
+	sn.join(t, p.lis)
+	sn.join(t, p.con)
+	ls, err := p.lis.CreateListenSocketP2P(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ls = ls
+	p.watch()
+	alice, _ := p.lis.Identity()
+	if p.cconn, err = p.con.ConnectP2P(alice, 6, Int32Value(OptLocalVirtualPort, 9)); err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	if len(asked) != 1 || asked[0] != "str:alice 9 6" {
+		t.Errorf("callback calls %q", asked)
+	}
+	exchange(t, p.con, p.cconn, p.lis, p.lconn, 5)
 }
