@@ -42,8 +42,6 @@ func status(err error) C.int {
 		return C.MIST_OK
 	case errors.Is(err, bridge.ErrNotInitialized):
 		return C.MIST_ERR_NOT_INIT
-	case errors.Is(err, bridge.ErrP2PUnavailable):
-		return C.MIST_ERR_P2P
 	}
 	lastErrMu.Lock()
 	lastErr = err.Error()
@@ -89,12 +87,20 @@ func mistLastError(buf *C.char, n C.size_t) {
 }
 
 // mistInit creates the interface instance. The identity and options given
-// to Steam.init win over those from the environment (LUASTEAM_STEAMID,
-// LUASTEAM_OPTIONS).
+// to Steam.init win over those from the environment; MIST_IDENTITY wins
+// over LUASTEAM_STEAMID. The P2P settings come from the MIST_* variables
+// only (see bridge.SettingsFromEnv); a bad value fails the call.
 //
 //export mistInit
 func mistInit(steamID C.uint64_t, ids *C.int32_t, vals *C.int64_t, nopts C.int) C.int {
+	envID, p2p, err := bridge.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return status(err)
+	}
 	id := uint64(steamID)
+	if id == 0 {
+		id = envID
+	}
 	if s := os.Getenv(bridge.EnvSteamID); id == 0 && s != "" {
 		id = bridge.ParseUint64(s)
 	}
@@ -103,7 +109,7 @@ func mistInit(steamID C.uint64_t, ids *C.int32_t, vals *C.int64_t, nopts C.int) 
 		return status(fmt.Errorf("%s: %w", bridge.EnvOptions, err))
 	}
 	opts = append(opts, goOptions(ids, vals, nopts)...)
-	return status(module.Init(id, opts))
+	return status(module.InitSettings(bridge.Settings{SteamID: id, Options: opts, P2P: p2p}))
 }
 
 //export mistShutdown
@@ -140,12 +146,23 @@ func mistConnectByIPAddress(addr *C.char, n C.size_t, ids *C.int32_t, vals *C.in
 	return status(err)
 }
 
-//export mistP2P
-func mistP2P() C.int {
-	if !module.Initialized() {
-		return status(bridge.ErrNotInitialized)
-	}
-	return status(bridge.ErrP2PUnavailable)
+// mistCreateListenSocketP2P and mistConnectP2P leave 0 in *out and the
+// reason in reason on failure; the status is only for Steam.init missing.
+//
+//export mistCreateListenSocketP2P
+func mistCreateListenSocketP2P(vport C.int64_t, ids *C.int32_t, vals *C.int64_t, nopts C.int, out *C.uint64_t, reason *C.char, n C.size_t) C.int {
+	h, why, err := module.CreateListenSocketP2P(int64(vport), goOptions(ids, vals, nopts))
+	*out = C.uint64_t(h)
+	copyCString(reason, n, why)
+	return status(err)
+}
+
+//export mistConnectP2P
+func mistConnectP2P(steamID C.uint64_t, vport C.int64_t, ids *C.int32_t, vals *C.int64_t, nopts C.int, out *C.uint64_t, reason *C.char, n C.size_t) C.int {
+	h, why, err := module.ConnectP2P(uint64(steamID), int64(vport), goOptions(ids, vals, nopts))
+	*out = C.uint64_t(h)
+	copyCString(reason, n, why)
+	return status(err)
 }
 
 //export mistAcceptConnection

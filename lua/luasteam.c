@@ -107,9 +107,6 @@ static void check(lua_State *L, int status) {
 	case MIST_ERR_NOT_INIT:
 		luaL_error(L, "luasteam: Steam.init() must be called first");
 		return;
-	case MIST_ERR_P2P:
-		luaL_error(L, "luasteam: P2P not available yet (use createListenSocketIP / connectByIPAddress)");
-		return;
 	default:
 		mistLastError(msg, sizeof msg);
 		luaL_error(L, "luasteam: %s", msg);
@@ -235,17 +232,17 @@ static void print_value(lua_State *L, int idx) {
 	fprintf(stderr, "%.*s%s", (int)(n > PRINT_MAX ? PRINT_MAX : n), s, n > PRINT_MAX ? "..." : "");
 }
 
-/* Like luasteam, the options table is whatever the last argument is, if it
- * is a table. Unknown keys are reported on stderr and skipped; a value that
- * is not an integer is an error. */
-static void read_options(lua_State *L, options *o) {
-	int t = lua_gettop(L);
+/* Reads the options table at idx (any other value: no options). Unknown
+ * keys are reported on stderr and skipped. A value that is not an integer
+ * makes it return 0 with the reason in why (of size MAX_REASON); else 1. */
+#define MAX_REASON 256
+static int read_options_at(lua_State *L, int idx, options *o, char *why) {
 	o->n = 0;
-	if (t < 1 || !lua_istable(L, t)) {
-		return;
+	if (idx < 1 || !lua_istable(L, idx)) {
+		return 1;
 	}
 	lua_pushnil(L);
-	while (lua_next(L, t) != 0) {
+	while (lua_next(L, idx) != 0) {
 		int32_t id;
 		int known = 0;
 		const char *key = NULL;
@@ -269,7 +266,9 @@ static void read_options(lua_State *L, options *o) {
 			int ok;
 			lua_Integer v = to_integer(L, -1, &ok);
 			if (!ok) {
-				luaL_error(L, "luasteam: option %s must be an integer, got %s", key, luaL_typename(L, -1));
+				snprintf(why, MAX_REASON, "option %s must be an integer, got %s", key, luaL_typename(L, -1));
+				lua_pop(L, 2);
+				return 0;
 			}
 			if (o->n < MAX_OPTIONS) {
 				o->ids[o->n] = id;
@@ -278,6 +277,17 @@ static void read_options(lua_State *L, options *o) {
 			}
 		}
 		lua_pop(L, 1);
+	}
+	return 1;
+}
+
+/* Like luasteam, the options table is whatever the last argument is, if it
+ * is a table. Unknown keys are reported on stderr and skipped; a value that
+ * is not an integer is an error. */
+static void read_options(lua_State *L, options *o) {
+	char why[MAX_REASON];
+	if (!read_options_at(L, lua_gettop(L), o, why)) {
+		luaL_error(L, "luasteam: %s", why);
 	}
 }
 
@@ -412,9 +422,79 @@ static int ns_connectByIPAddress(lua_State *L) {
 	return 1;
 }
 
-static int ns_p2p(lua_State *L) {
-	check(L, mistP2P());
-	return 0;
+/* The P2P calls fail (rather than raise) on bad arguments, as on a refused
+ * request: the failure value, then the reason. */
+static int p2p_fail(lua_State *L, int listen, const char *why) {
+	if (listen) {
+		lua_pushnil(L);
+	} else {
+		push_handle(L, 0);
+	}
+	lua_pushstring(L, why);
+	return 2;
+}
+
+/* Reads the virtual port at idx and the options table at idx+1 (nil or
+ * absent: none). Returns 0 with the reason in why for anything else. */
+static int p2p_args(lua_State *L, int idx, int64_t *vport, options *o, char *why) {
+	int ok;
+	lua_Integer v;
+	if (lua_type(L, idx) != LUA_TNUMBER) {
+		snprintf(why, MAX_REASON, "virtualPort must be an integer from 0 to 65535, got %s", luaL_typename(L, idx));
+		return 0;
+	}
+	v = to_integer(L, idx, &ok);
+	if (!ok || v < 0 || v > 65535) {
+		snprintf(why, MAX_REASON, "virtualPort must be an integer from 0 to 65535");
+		return 0;
+	}
+	*vport = (int64_t)v;
+	if (!lua_isnoneornil(L, idx + 1) && !lua_istable(L, idx + 1)) {
+		snprintf(why, MAX_REASON, "options must be a table, got %s", luaL_typename(L, idx + 1));
+		return 0;
+	}
+	return read_options_at(L, lua_istable(L, idx + 1) ? idx + 1 : 0, o, why);
+}
+
+/* createListenSocketP2P(virtualPort [, options]): a listen socket, or nil
+ * and the reason. */
+static int ns_createListenSocketP2P(lua_State *L) {
+	char why[MAX_REASON];
+	int64_t vport;
+	options o;
+	uint64_t h;
+	if (!p2p_args(L, 1, &vport, &o, why)) {
+		return p2p_fail(L, 1, why);
+	}
+	check(L, mistCreateListenSocketP2P(vport, o.ids, o.values, o.n, &h, why, sizeof why));
+	if (h == 0) {
+		return p2p_fail(L, 1, why);
+	}
+	push_listen_socket(L, h);
+	return 1;
+}
+
+/* connectP2P(steamID, virtualPort [, options]): a connection id, or 0 and
+ * the reason. */
+static int ns_connectP2P(lua_State *L) {
+	char why[MAX_REASON];
+	uint64_t *id = (uint64_t *)test_udata(L, 1, UINT64_MT);
+	int64_t vport;
+	options o;
+	uint64_t h;
+	if (id == NULL) {
+		snprintf(why, sizeof why, "steamID must be a uint64 (from Steam.extra.parseUint64), got %s", luaL_typename(L, 1));
+		return p2p_fail(L, 0, why);
+	}
+	if (!p2p_args(L, 2, &vport, &o, why)) {
+		return p2p_fail(L, 0, why);
+	}
+	check(L, mistConnectP2P(*id, vport, o.ids, o.values, o.n, &h, why, sizeof why));
+	if (h == 0) {
+		return p2p_fail(L, 0, why);
+	}
+	push_handle(L, h);
+	return 1;
 }
 
 static int ns_acceptConnection(lua_State *L) {
@@ -700,8 +780,8 @@ static const luaL_Reg steam_fns[] = {
 };
 
 static const luaL_Reg sockets_fns[] = {
-	{"createListenSocketP2P", ns_p2p},
-	{"connectP2P", ns_p2p},
+	{"createListenSocketP2P", ns_createListenSocketP2P},
+	{"connectP2P", ns_connectP2P},
 	{"createListenSocketIP", ns_createListenSocketIP},
 	{"connectByIPAddress", ns_connectByIPAddress},
 	{"acceptConnection", ns_acceptConnection},

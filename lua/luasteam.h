@@ -10,7 +10,6 @@
 enum {
 	MIST_OK = 0,
 	MIST_ERR_NOT_INIT = 1, /* Steam.init() missing */
-	MIST_ERR_P2P = 2,      /* P2P calls */
 	MIST_ERR_OTHER = 3     /* message in mistLastError */
 };
 

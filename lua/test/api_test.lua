@@ -118,8 +118,6 @@ T.raises('messages[1].flag must be an integer', 'sendMessages missing flag', ns.
 T.raises('messages[1].conn must be an integer', 'sendMessages missing conn', ns.sendMessages, 1, { { flag = 8, msg = 'x' } })
 T.raises('option NagleTime must be an integer', 'option with a boolean value',
 	ns.connectByIPAddress, '127.0.0.1:1', { NagleTime = true })
-T.raises('P2P not available yet', 'connectP2P', ns.connectP2P, id, 0)
-T.raises('P2P not available yet', 'createListenSocketP2P', ns.createListenSocketP2P, 0)
 T.ok('argument errors')
 
 -- Addresses that cannot be used: nil plus a reason for listen sockets, 0 for

@@ -5,7 +5,10 @@
 #   2. the per-function scripts test/*_test.lua;
 #   3. interop with Go programs built on the library (cmd/mistpeer);
 #   4. certificates without Steam: test/trust.lua with MIST_CERT and
-#      MIST_TRUST from `mist ca`, against an unsigned `mist chat server`.
+#      MIST_TRUST from `mist ca`, against an unsigned `mist chat server`;
+#   5. the same two examples changed only to use createListenSocketP2P(0)
+#      and connectP2P (testdata/p2p_*.lua), through a trivial signaling
+#      server, and Steam.init's checks of the MIST_* P2P variables.
 # Interpreters that are missing are reported and skipped; if none is
 # present the whole suite is skipped loudly.
 set -u
@@ -15,7 +18,6 @@ limit=${MIST_LUA_TEST_TIMEOUT:-60}
 fail=0
 ran=0
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 
 # Lua 5.1 and LuaJIT leave stdout fully buffered when it is a file; the
 # harness watches the output of programs that are still running, so every
@@ -56,10 +58,15 @@ wait_for_text() {
 # reported and repeated (up to seed_attempts times); any other failure fails
 # at once.
 seed_attempts=${MIST_LUA_SEED_ATTEMPTS:-5}
+#
+# seed_pair LUA [SERVER CLIENT]: the scripts default to the documented
+# examples; srv_env and cli_env (arrays of NAME=value) are set in the
+# server's and the client's environment.
+srv_env=() cli_env=()
 seed_pair() {
 	local lua=$1 attempt
 	for ((attempt = 1; attempt <= seed_attempts; attempt++)); do
-		seed_attempt "$lua"
+		seed_attempt "$@"
 		case $? in
 		0) [ "$attempt" = 1 ] || echo "(passed on attempt $attempt)"; return 0 ;;
 		2) echo "attempt $attempt: the client finished but the server never got its reply (the example's close race); retrying" ;;
@@ -73,14 +80,15 @@ seed_pair() {
 # seed_attempt returns 0 on success, 2 when only the reply was lost, 1 otherwise.
 seed_attempt() {
 	local lua=$1 cpath="$root/build/$(abi "$1")/?.so" s c sst cst i
+	local server=${2:-testdata/sockets_server.lua} client=${3:-testdata/sockets_client.lua}
 	s="$out/$lua.server" c="$out/$lua.client"
-	LUA_CPATH="$cpath" timeout "$limit" "$lua" "${linebuf[@]}" testdata/sockets_server.lua >"$s" 2>&1 &
+	env "${srv_env[@]}" LUA_CPATH="$cpath" timeout "$limit" "$lua" "${linebuf[@]}" "$server" >"$s" 2>&1 &
 	local spid=$!
 	if ! wait_for_text "$s" "Listening on port 55556"; then
 		echo "server did not start listening:"; cat "$s"
 		kill "$spid" 2>/dev/null; wait "$spid"; return 1
 	fi
-	LUA_CPATH="$cpath" timeout "$limit" "$lua" "${linebuf[@]}" testdata/sockets_client.lua >"$c" 2>&1
+	env "${cli_env[@]}" LUA_CPATH="$cpath" timeout "$limit" "$lua" "${linebuf[@]}" "$client" >"$c" 2>&1
 	cst=$?
 	# The server ends within moments of the reply; give it a generous while.
 	for ((i = 0; i < 100; i++)); do
@@ -113,7 +121,7 @@ seed_attempt() {
 
 run_script() { # lua script port
 	local cpath="$root/build/$(abi "$1")/?.so"
-	MIST_PORT=$3 LUA_CPATH="$cpath" LUA_PATH="$root/test/?.lua;;" timeout "$limit" "$1" "${linebuf[@]}" "$2" >"$out/script" 2>&1
+	env "${no_p2p_env[@]}" MIST_PORT=$3 LUA_CPATH="$cpath" LUA_PATH="$root/test/?.lua;;" timeout "$limit" "$1" "${linebuf[@]}" "$2" >"$out/script" 2>&1
 	local st=$?
 	if [ "$st" != 0 ] || [ -n "${MIST_LUA_TEST_VERBOSE:-}" ]; then cat "$out/script"; fi
 	return $st
@@ -144,6 +152,95 @@ interop() {
 		echo "--- Lua server ($lua)"; cat "$out/luaserver"; echo "--- Go client"; cat "$out/goclient"; return 1
 	fi
 	return 0
+}
+
+# The per-function scripts and the P2P examples run without the caller's
+# P2P and certificate settings.
+no_p2p_env=(-u MIST_IDENTITY -u MIST_SIGNALING -u MIST_STUN -u MIST_TURN -u MIST_TURN_USER -u MIST_TURN_PASS
+	-u MIST_CERT -u MIST_TRUST -u LUASTEAM_STEAMID -u LUASTEAM_OPTIONS)
+
+# A trivial signaling server for the P2P examples: the mist command's
+# signal subcommand, or cmd/mistpeer's where that command has none. It
+# prints "Listening at HOST:PORT" and is stopped when the suite ends.
+signaling=""
+start_signaling() {
+	local bin="$out/mist" peer="$out/mistpeer" log="$out/signal" i
+	if (cd .. && go build -o "$bin" ./cmd/mist) >"$out/signal.build" 2>&1 && "$bin" signal --help >/dev/null 2>&1; then
+		"$bin" signal --addr 127.0.0.1 --port 0 >"$log" 2>&1 &
+	else
+		[ -x "$peer" ] || go build -mod=mod -o "$peer" ./cmd/mistpeer || return 1
+		"$peer" signal -addr 127.0.0.1:0 -timeout 1h >"$log" 2>&1 &
+	fi
+	signal_pid=$!
+	wait_for_text "$log" "Listening at " || { cat "$log"; return 1; }
+	signaling=$(sed -n 's/^Listening at //p' "$log" | head -n 1)
+	[ -n "$signaling" ]
+}
+signal_pid=""
+trap '[ -z "$signal_pid" ] || kill "$signal_pid" 2>/dev/null; rm -rf "$out"' EXIT
+
+# The server example's identity; testdata/p2p_client.lua connects to it.
+p2p_server_id=steamid:76561198000000001
+p2p_client_id=steamid:76561198000000002
+p2p_pair() {
+	local lua=$1
+	[ -n "$signaling" ] || start_signaling || { echo "no signaling server"; return 1; }
+	srv_env=("${no_p2p_env[@]}" MIST_SIGNALING="$signaling" MIST_IDENTITY="$p2p_server_id")
+	cli_env=("${no_p2p_env[@]}" MIST_SIGNALING="$signaling" MIST_IDENTITY="$p2p_client_id")
+	seed_pair "$lua" testdata/p2p_server.lua testdata/p2p_client.lua
+	local st=$?
+	srv_env=() cli_env=()
+	return $st
+}
+
+# test/p2p_symmetric.lua twice, each connecting to the other with
+# SymmetricConnect at the same moment (both wait on stdin until both
+# listen): each must end with one connection carrying a message each way.
+p2p_symmetric() {
+	local lua=$1 cpath="$root/build/$(abi "$1")/?.so" a=76561198000000011 b=76561198000000012 st=0 pa pb
+	[ -n "$signaling" ] || start_signaling || { echo "no signaling server"; return 1; }
+	rm -f "$out/fa" "$out/fb" && mkfifo "$out/fa" "$out/fb" || return 1
+	env "${no_p2p_env[@]}" MIST_SIGNALING="$signaling" MIST_IDENTITY="steamid:$a" MIST_PEER=$b LUA_CPATH="$cpath" \
+		timeout "$limit" "$lua" "${linebuf[@]}" test/p2p_symmetric.lua <"$out/fa" >"$out/sa" 2>&1 &
+	pa=$!
+	env "${no_p2p_env[@]}" MIST_SIGNALING="$signaling" MIST_IDENTITY="steamid:$b" MIST_PEER=$a LUA_CPATH="$cpath" \
+		timeout "$limit" "$lua" "${linebuf[@]}" test/p2p_symmetric.lua <"$out/fb" >"$out/sb" 2>&1 &
+	pb=$!
+	exec 7>"$out/fa" 8>"$out/fb"
+	{ wait_for_text "$out/sa" ready && wait_for_text "$out/sb" ready; } || st=1
+	echo go >&7; echo go >&8
+	exec 7>&- 8>&-
+	wait "$pa" || st=1
+	wait "$pb" || st=1
+	grep -q "^symmetric ok" "$out/sa" && grep -q "^symmetric ok" "$out/sb" || st=1
+	if [ "$st" != 0 ] || [ -n "${MIST_LUA_TEST_VERBOSE:-}" ]; then
+		echo "--- steamid:$a ($lua)"; cat "$out/sa"; echo "--- steamid:$b ($lua)"; cat "$out/sb"
+	fi
+	return $st
+}
+
+# Steam.init with the MIST_* variables: the identity is what getSteamID and
+# getIdentity return; each bad value makes Steam.init return false with a
+# message naming the variable on stderr, and the program goes on.
+p2p_env() {
+	local lua=$1 cpath="$root/build/$(abi "$1")/?.so" got bad fail=0
+	local probe='local S = require "luasteam"; local ok = S.init(); print("init", ok); if ok then print("id", tostring(S.user.getSteamID()), tostring(S.networkingSockets.getIdentity())); S.shutdown() end'
+	got=$(env "${no_p2p_env[@]}" MIST_IDENTITY=steamid:76561198000000123 LUA_CPATH="$cpath" timeout "$limit" "$lua" -e "$probe" 2>&1)
+	if [ "$got" != "$(printf 'init\ttrue\nid\t76561198000000123\t76561198000000123')" ]; then
+		echo "MIST_IDENTITY=steamid:76561198000000123 gave:"; echo "$got"; fail=1
+	fi
+	for bad in MIST_IDENTITY=76561198000000123 MIST_IDENTITY=str:alice MIST_IDENTITY=steamid:0 MIST_IDENTITY=steamid:x \
+		MIST_SIGNALING=nohostport MIST_SIGNALING=127.0.0.1:99999 MIST_SIGNALING=:1 MIST_STUN=stun.example.org \
+		MIST_STUN=127.0.0.1:70000 MIST_TURN=127.0.0.1 MIST_TURN_USER=u MIST_TURN_PASS=p \
+		"MIST_TURN=127.0.0.1:3478,127.0.0.1:3479 MIST_TURN_USER=u MIST_TURN_PASS=p"; do
+		# shellcheck disable=SC2086 # some cases set two variables
+		got=$(env "${no_p2p_env[@]}" $bad LUA_CPATH="$cpath" timeout "$limit" "$lua" -e "$probe" 2>&1)
+		if ! printf '%s\n' "$got" | grep -qx "$(printf 'init\tfalse')" ||
+			! printf '%s\n' "$got" | grep -q "Steam.init failed: ${bad%%=*}"; then
+			echo "$bad: want init false and a message naming ${bad%%=*}, got:"; echo "$got"; fail=1
+		fi
+	done
+	return $fail
 }
 
 # Certificates: a CA and a credential from `mist ca`, an unsigned chat
@@ -200,6 +297,9 @@ for lua in lua5.1 luajit lua5.4; do
 	port=$((port + 10))
 	trust "$lua" "$port"; st=$?; report "$lua certificates (MIST_CERT, MIST_TRUST)" $st
 	port=$((port + 10))
+	p2p_pair "$lua"; st=$?; report "$lua P2P docs examples (createListenSocketP2P(0) + connectP2P through a signaling server)" $st
+	p2p_symmetric "$lua"; st=$?; report "$lua P2P SymmetricConnect, both sides connecting at once (test/p2p_symmetric.lua)" $st
+	p2p_env "$lua"; st=$?; report "$lua P2P settings from MIST_* at Steam.init" $st
 done
 
 # The LÖVE example, headless, once (it uses the Lua 5.1 build).

@@ -1,7 +1,8 @@
 // Command mistpeer is a Go peer built on mist for the Lua module's interop
 // tests: "server" echoes every message back prefixed with "echo:" until its
 // first client disconnects; "client" connects, sends one message and checks
-// the echo.
+// the echo; "signal" runs a trivial signaling server for the P2P tests
+// (where the mist command has no signal subcommand) and prints its address.
 package main
 
 import (
@@ -11,17 +12,29 @@ import (
 	"time"
 
 	"github.com/mistnet/mist"
+	"github.com/mistnet/mist/internal/p2p/trivial/trivialtest"
 )
 
 func main() {
-	if len(os.Args) < 2 || (os.Args[1] != "server" && os.Args[1] != "client") {
-		fmt.Fprintln(os.Stderr, "usage: mistpeer server|client -addr host:port [-timeout d]")
+	if len(os.Args) < 2 || (os.Args[1] != "server" && os.Args[1] != "client" && os.Args[1] != "signal") {
+		fmt.Fprintln(os.Stderr, "usage: mistpeer server|client|signal -addr host:port [-timeout d]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:55700", "address to listen on or connect to")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	fs.Parse(os.Args[2:])
+	if os.Args[1] == "signal" {
+		srv, err := trivialtest.Start(*addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mistpeer:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("Listening at %s\n", srv.Addr())
+		time.Sleep(*timeout)
+		srv.Close()
+		return
+	}
 	ap, ok := mist.ParseIPAddr(*addr)
 	if !ok {
 		fmt.Fprintln(os.Stderr, "mistpeer: bad address", *addr)

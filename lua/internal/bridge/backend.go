@@ -11,6 +11,10 @@ import "net/netip"
 type Backend interface {
 	CreateListenSocketIP(addr netip.AddrPort, opts []Option) uint32
 	ConnectByIPAddress(addr netip.AddrPort, opts []Option) uint32
+	// CreateListenSocketP2P and ConnectP2P return 0 and the reason on
+	// failure.
+	CreateListenSocketP2P(virtualPort int, opts []Option) (uint32, error)
+	ConnectP2P(steamID uint64, virtualPort int, opts []Option) (uint32, error)
 	AcceptConnection(conn uint32) int32
 	CloseConnection(conn uint32, reason int32, debug string, linger bool) bool
 	CloseListenSocket(sock uint32) bool

@@ -12,7 +12,6 @@ import (
 // Errors the Lua layer turns into Lua errors.
 var (
 	ErrNotInitialized = errors.New("Steam.init() has not been called (or Steam.shutdown() was)")
-	ErrP2PUnavailable = errors.New("P2P not available yet: use createListenSocketIP / connectByIPAddress")
 )
 
 // ReceiveCap is how many messages one receive call returns at most, as in
@@ -36,9 +35,8 @@ type Event struct {
 	Msg    string     // EventAuthStatus: debug text
 }
 
-// NewBackendFunc creates the interface instance for Steam.init; steamID 0
-// asks for a random local identity, opts apply at interface scope.
-type NewBackendFunc func(steamID uint64, opts []Option) (Backend, error)
+// NewBackendFunc creates the interface instance for Steam.init.
+type NewBackendFunc func(Settings) (Backend, error)
 
 // Module is the state behind the loaded Lua module. All methods are safe for
 // concurrent use; Lua calls them from the thread running the interpreter.
@@ -63,6 +61,11 @@ func New(newBackend NewBackendFunc) *Module {
 // no-op, as a second SteamAPI_Init is. Each instance starts a new session:
 // handles of earlier sessions are invalid in it.
 func (m *Module) Init(steamID uint64, opts []Option) error {
+	return m.InitSettings(Settings{SteamID: steamID, Options: opts})
+}
+
+// InitSettings is Init with the P2P settings too.
+func (m *Module) InitSettings(set Settings) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.b != nil {
@@ -71,7 +74,7 @@ func (m *Module) Init(steamID uint64, opts []Option) error {
 	if m.sessions >= MaxSessions {
 		return errTooManySessions
 	}
-	b, err := m.newBackend(steamID, opts)
+	b, err := m.newBackend(set)
 	if err != nil {
 		return err
 	}

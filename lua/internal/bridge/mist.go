@@ -19,19 +19,37 @@ type mistBackend struct {
 }
 
 // NewMist creates a mist interface instance whose identity is the SteamID
-// steamID, or a random one when steamID is 0, with opts at interface scope.
-// The certificate and trusted CA come from EnvCert and EnvTrust.
-func NewMist(steamID uint64, opts []Option) (Backend, error) {
+// set.SteamID, or a random one when it is 0, with set.Options at interface
+// scope. The certificate and trusted CA come from EnvCert and EnvTrust. The
+// P2P settings name the signaling server (the instance registers there at
+// once) and the STUN and TURN servers, also at interface scope.
+func NewMist(set Settings) (Backend, error) {
 	b := &mistBackend{}
 	cfg, err := credentialsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Options = configValues(opts)
+	opts := configValues(set.Options)
+	p := set.P2P
+	for _, v := range []struct {
+		opt mist.ConfigOption
+		s   string
+	}{
+		{mist.OptP2PSTUNServerList, p.STUN},
+		{mist.OptP2PTURNServerList, p.TURN},
+		{mist.OptP2PTURNUserList, p.TURNUser},
+		{mist.OptP2PTURNPassList, p.TURNPass},
+	} {
+		if v.s != "" {
+			opts = append(opts, mist.StringValue(v.opt, v.s))
+		}
+	}
+	cfg.Options = opts
 	cfg.OnConnectionStatusChanged = b.onConnChanged
 	cfg.OnAuthenticationStatus = b.onAuthStatus
-	if steamID != 0 {
-		cfg.Identity = mist.SteamIDIdentity(steamID)
+	cfg.SignalingServer = p.Signaling
+	if set.SteamID != 0 {
+		cfg.Identity = mist.SteamIDIdentity(set.SteamID)
 	}
 	s, err := mist.New(cfg)
 	if err != nil {
@@ -93,6 +111,16 @@ func (b *mistBackend) CreateListenSocketIP(addr netip.AddrPort, opts []Option) u
 
 func (b *mistBackend) ConnectByIPAddress(addr netip.AddrPort, opts []Option) uint32 {
 	return uint32(b.s.ConnectByIPAddress(addr, configValues(opts)...))
+}
+
+func (b *mistBackend) CreateListenSocketP2P(virtualPort int, opts []Option) (uint32, error) {
+	h, err := b.s.CreateListenSocketP2P(virtualPort, configValues(opts)...)
+	return uint32(h), err
+}
+
+func (b *mistBackend) ConnectP2P(steamID uint64, virtualPort int, opts []Option) (uint32, error) {
+	h, err := b.s.ConnectP2P(mist.SteamIDIdentity(steamID), virtualPort, configValues(opts)...)
+	return uint32(h), err
 }
 
 func (b *mistBackend) AcceptConnection(conn uint32) int32 {
