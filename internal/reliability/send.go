@@ -177,19 +177,19 @@ func (s *Session) AckRequestDue() bool {
 	if s.sentSinceAckRequest >= ackRequestEvery {
 		return true
 	}
-	// Resends, and every packet (probes included) while the window holds
-	// new data back, ask too: the window waits on their acks, and a peer
-	// that delays its acks by 50 ms would stall it.
+	// Every packet (probes included) while the window holds new data back
+	// asks too: the window waits on their acks, and a peer that delays its
+	// acks by 50 ms would stall it. Resends need not ask: the receiver acks
+	// a repair at once, and asking on every packet while repairs were
+	// queued raised the queueing delay the adaptive rate keeps on a lossy
+	// bottleneck (10 Mbit/s, 1 % loss: p95 11.0 ms, 9.7 ms without).
 	return s.windowBlocked()
 }
 
-// windowBlocked reports whether some lane has resends queued, or new
-// reliable data the window holds back until acks arrive.
+// windowBlocked reports whether some lane holds new reliable data back
+// until acks arrive.
 func (s *Session) windowBlocked() bool {
 	for _, l := range s.sendLanes {
-		if len(l.retry) > 0 {
-			return true
-		}
 		if h := l.head(); h != nil && l.sentBelow > l.ackedBelow && l.windowFull(h, s.window()) {
 			return true
 		}
