@@ -216,9 +216,8 @@ func buildTopology(t *testing.T) *topology {
 
 	topo.server = start(t, topo.public, topo.bin, "serve", "--addr", serverIP, "--relay-ip", serverIP,
 		"--signal-port", signalPort, "--stun-port", stunPort, "--turn-user", turnUser, "--turn-pass", turnPass)
-	if !topo.server.waitFor(`msg=.*listening|signal`, 0, 10*time.Second) {
-		// Not every build logs its start; the signaling port answering is what counts.
-		t.Logf("mist serve printed no start line; output so far:\n%s", topo.server.output())
+	if !topo.server.waitFor(`signaling server listening`, 0, 10*time.Second) {
+		t.Fatalf("mist serve did not start within 10 s; output:\n%s", topo.server.output())
 	}
 	return topo
 }
@@ -415,6 +414,26 @@ func TestRealNAT(t *testing.T) {
 			}
 			return a == wan(cone1)
 		})
+	})
+	t.Run("ConeToConeWithTURNDirect", func(t *testing.T) {
+		// A relay is offered but the direct pair works: the route ends direct.
+		r := topo.pair(t, cone1.peers[0], cone2.peers[0], "conerelay", append([]string{stun}, turn...)...)
+		expectRoute(t, r, "udp", func(side string, a netip.Addr) bool {
+			if side == "listen" {
+				return a == wan(cone2)
+			}
+			return a == wan(cone1)
+		})
+	})
+	t.Run("RelayOnlyHidesAddresses", func(t *testing.T) {
+		r := topo.pair(t, cone1.peers[0], cone2.peers[0], "relayonly", append([]string{stun, "--relay-only"}, turn...)...)
+		expectRoute(t, r, "relay", func(_ string, a netip.Addr) bool { return a == netip.MustParseAddr(serverIP) })
+		// Neither side may learn the other's LAN or NAT address.
+		for _, leak := range []string{cone1.wanIP, cone2.wanIP, cone1.lanNet + ".", cone2.lanNet + "."} {
+			if strings.Contains(r.listenOut, leak) || strings.Contains(r.connectOut, leak) {
+				t.Errorf("with --relay-only a peer printed %s, a peer's address", leak)
+			}
+		}
 	})
 	t.Run("SymmetricToSymmetricRelay", func(t *testing.T) {
 		r := topo.pair(t, sym1.peers[0], sym2.peers[0], "relay", append([]string{stun}, turn...)...)
