@@ -1,9 +1,9 @@
 # mist: `make test` runs the whole suite (CI calls it through .ci/run).
 GO ?= go
 
-.PHONY: test deps vet test-go test-generated test-lua test-bench lua bench demo soak
+.PHONY: test deps vet test-go test-generated test-lua test-bench test-nat lua bench demo soak
 
-test: deps vet test-go test-generated test-lua test-bench
+test: deps vet test-go test-generated test-lua test-bench test-nat
 
 deps:
 	@bash scripts/deps.sh
@@ -14,6 +14,12 @@ vet:
 # Unit, integration and fuzz seed-corpus tests, with the race detector.
 test-go:
 	$(GO) test -race -timeout 18m ./...
+
+# P2P through real NATs: network namespaces, nftables routers, `mist serve`
+# and `mist p2p` processes (about 30 s). Needs root, ip and nft; skips
+# loudly otherwise. test-go skips it (it runs only with MIST_TEST_NAT=1).
+test-nat:
+	MIST_TEST_NAT=1 $(GO) test -count=1 -timeout 3m -v -run TestRealNAT ./test/natns
 
 # Generated protobuf code must match its .proto sources.
 test-generated:

@@ -6,7 +6,7 @@ set -u
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in lua5.1 luajit lua5.4 liblua5.1-0-dev liblua5.4-dev libenet-dev protobuf-compiler pkg-config chromium chromium-driver; do
+for p in lua5.1 luajit lua5.4 liblua5.1-0-dev liblua5.4-dev libenet-dev protobuf-compiler pkg-config chromium chromium-driver iproute2 nftables; do
 	pkg_installed "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -355,8 +355,22 @@ func (topo *topology) pair(t *testing.T, listenNS, connectNS, tag string, extra 
 	r.connectCode = connector.wait(ctx)
 	r.listenCode = listener.wait(ctx)
 	r.listenOut, r.connectOut = listener.output(), connector.output()
-	t.Logf("listen (exit %d):\n%s", r.listenCode, r.listenOut)
-	t.Logf("connect (exit %d):\n%s", r.connectCode, r.connectOut)
+	for _, side := range []struct {
+		name, out string
+		code      int
+	}{{"listen", r.listenOut, r.listenCode}, {"connect", r.connectOut, r.connectCode}} {
+		route := "no route"
+		if m := routeLine.FindAllString(side.out, -1); len(m) > 0 {
+			route = m[len(m)-1]
+		}
+		t.Logf("%s: exit %d, %s", side.name, side.code, route)
+	}
+	// The peers' whole output, when a check fails.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("listen output:\n%s\nconnect output:\n%s", r.listenOut, r.connectOut)
+		}
+	})
 	if r.listenCode < 0 || r.connectCode < 0 {
 		t.Fatalf("a peer was still running after %v", caseTimeout)
 	}
