@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package natns tests P2P through real Linux NATs: network namespaces joined
 // by veth pairs and bridges, nftables masquerade on the routers, `mist serve`
 // on a public segment and `mist p2p` peers as real processes.
@@ -21,8 +23,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -122,6 +126,37 @@ func addNS(t *testing.T, name string) {
 	run(t, "ip", "-n", name, "link", "set", "lo", "up")
 }
 
+var staleName = regexp.MustCompile(`^(mnat(\d+)-\S+)`)
+
+// sweepStale removes the namespaces of earlier runs whose test process is
+// gone (killed before its cleanup ran), with the peers still inside them.
+func sweepStale(t *testing.T) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		m := staleName.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[2]); pid == os.Getpid() {
+			continue
+		} else if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue // a run still going
+		}
+		if pids, err := exec.Command("ip", "netns", "pids", m[1]).Output(); err == nil {
+			for _, f := range strings.Fields(string(pids)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		exec.Command("ip", "netns", "del", m[1]).Run()
+		t.Logf("removed namespace %s left by an earlier run", m[1])
+	}
+}
+
 // routerRules is a home router's nftables ruleset. Inbound packets from the
 // WAN pass only as replies to flows the LAN started; unsolicited ones are
 // dropped in the input hook too, or conntrack would keep an entry for them
@@ -158,9 +193,11 @@ table ip filter {
 // cone1 (two peers, for the same-LAN case), cone2, sym1 and sym2.
 func buildTopology(t *testing.T) *topology {
 	t.Helper()
-	var rnd [3]byte
+	sweepStale(t)
+	var rnd [2]byte
 	rand.Read(rnd[:])
-	prefix := "mnat" + hex.EncodeToString(rnd[:]) // unique per run
+	// Unique per run; the pid lets a later run remove what a killed run left.
+	prefix := fmt.Sprintf("mnat%d-%s", os.Getpid(), hex.EncodeToString(rnd[:]))
 	topo := &topology{prefix: prefix, public: prefix + "-pub", homes: map[string]*home{}}
 
 	addNS(t, topo.public)
@@ -251,6 +288,8 @@ func start(t *testing.T, ns, bin string, args ...string) *process {
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
 	p.cmd.Stdout = p
 	p.cmd.Stderr = p
+	// If the test process dies without its cleanup, so do its peers.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s in %s: %v", args, ns, err)
 	}
