@@ -142,7 +142,7 @@ func sweepStale(t *testing.T) {
 		}
 		if pid, _ := strconv.Atoi(m[2]); pid == os.Getpid() {
 			continue
-		} else if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		} else if processAlive(pid) {
 			continue // a run still going
 		}
 		if pids, err := exec.Command("ip", "netns", "pids", m[1]).Output(); err == nil {
@@ -155,6 +155,18 @@ func sweepStale(t *testing.T) {
 		exec.Command("ip", "netns", "del", m[1]).Run()
 		t.Logf("removed namespace %s left by an earlier run", m[1])
 	}
+}
+
+// processAlive reports whether pid runs (a zombie, killed but not yet
+// reaped, does not).
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // routerRules is a home router's nftables ruleset. Inbound packets from the
