@@ -186,6 +186,9 @@ table ip nat {
 	}
 }
 table ip filter {
+	counter direct {
+		comment "packets from the LAN to the Internet other than the service"
+	}
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname "wan" ct state established,related accept
@@ -195,10 +198,31 @@ table ip filter {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		iifname "wan" drop
+		iifname "lan" oifname "wan" ip daddr != %s counter name direct
 		iifname "lan" accept
 	}
 }
-`, masq)
+`, masq, serverIP)
+}
+
+// directPackets reads (and with reset, zeroes) a router's count of packets
+// sent from its LAN to Internet addresses other than the service's.
+func directPackets(t *testing.T, h *home, reset bool) int {
+	t.Helper()
+	verb := "list"
+	if reset {
+		verb = "reset"
+	}
+	out, err := exec.Command("ip", "netns", "exec", h.router, "nft", verb, "counter", "ip", "filter", "direct").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft %s counter in %s: %v\n%s", verb, h.router, err, out)
+	}
+	m := regexp.MustCompile(`packets (\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no packet count in %q", out)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
 }
 
 // buildTopology makes the public segment with `mist serve` and the homes:
@@ -471,7 +495,11 @@ func TestRealNAT(t *testing.T) {
 		expectRoute(t, r, "local", func(_ string, a netip.Addr) bool { return lan.Contains(a) })
 	})
 	t.Run("ConeToConeDirectViaSTUN", func(t *testing.T) {
+		directPackets(t, cone1, true)
 		r := topo.pair(t, cone1.peers[0], cone2.peers[0], "cone", stun)
+		if n := directPackets(t, cone1, false); n == 0 {
+			t.Errorf("a direct route, yet no packet left %s for the other home", cone1.router)
+		}
 		// Each side sees the other's router: the NAT's public address.
 		expectRoute(t, r, "udp", func(side string, a netip.Addr) bool {
 			if side == "listen" {
@@ -491,7 +519,15 @@ func TestRealNAT(t *testing.T) {
 		})
 	})
 	t.Run("RelayOnlyHidesAddresses", func(t *testing.T) {
+		directPackets(t, cone1, true)
+		directPackets(t, cone2, true)
 		r := topo.pair(t, cone1.peers[0], cone2.peers[0], "relayonly", append([]string{stun, "--relay-only"}, turn...)...)
+		// Not one packet went toward the other home: only the relay was used.
+		for _, h := range []*home{cone1, cone2} {
+			if n := directPackets(t, h, false); n != 0 {
+				t.Errorf("with --relay-only, %d packets left %s for an address other than the service", n, h.router)
+			}
+		}
 		expectRoute(t, r, "relay", func(_ string, a netip.Addr) bool { return a == netip.MustParseAddr(serverIP) })
 		// Neither side may learn the other's LAN or NAT address.
 		for _, leak := range []string{cone1.wanIP, cone2.wanIP, cone1.lanNet + ".", cone2.lanNet + "."} {
