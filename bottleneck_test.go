@@ -191,18 +191,6 @@ func TestBottleneckShapes(t *testing.T) {
 	}
 }
 
-func jainIndex(xs ...float64) float64 {
-	sum, sq := 0.0, 0.0
-	for _, x := range xs {
-		sum += x
-		sq += x * x
-	}
-	if sq == 0 {
-		return 0
-	}
-	return sum * sum / (float64(len(xs)) * sq)
-}
-
 // A second connection joining 5 s after the first gets its share: Jain's
 // index of their rates over one second reaches 0.9 within 10 s of its start
 // and stays there, and together they keep the link busy.
@@ -220,7 +208,7 @@ func TestBottleneckTwoFlows(t *testing.T) {
 				r := runBottleneck(t, sh.config(), []time.Duration{0, second}, 25*time.Second, second)
 				fairFrom := time.Duration(-1)
 				for at := second + time.Second; at <= 25*time.Second; at += 500 * time.Millisecond {
-					j := jainIndex(r.goodput(0, at-time.Second, at), r.goodput(1, at-time.Second, at))
+					j := linkemu.Jain(r.goodput(0, at-time.Second, at), r.goodput(1, at-time.Second, at))
 					if j < 0.9 {
 						fairFrom = -1
 					} else if fairFrom < 0 {
@@ -230,7 +218,7 @@ func TestBottleneckTwoFlows(t *testing.T) {
 				a, b := r.goodput(0, 15*time.Second, 25*time.Second), r.goodput(1, 15*time.Second, 25*time.Second)
 				st := r.link.Stats()
 				t.Logf("fair (Jain >= 0.9) from %v after the second start; seconds 15-25: %.0f%% + %.0f%% of the link, Jain %.3f; queue p95 %v, drops %.2f%%",
-					fairFrom-second, 100*a, 100*b, jainIndex(a, b), r.link.QueueDelay(0.95), 100*float64(st.QueueDrops)/float64(max(st.Packets, 1)))
+					fairFrom-second, 100*a, 100*b, linkemu.Jain(a, b), r.link.QueueDelay(0.95), 100*float64(st.QueueDrops)/float64(max(st.Packets, 1)))
 				if fairFrom < 0 || fairFrom-second > 10*time.Second {
 					t.Errorf("Jain's index >= 0.9 from %v after the second connection started, want within 10 s", fairFrom-second)
 				}

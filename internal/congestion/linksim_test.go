@@ -235,18 +235,6 @@ func (s *linkSim) reached(f *simFlow, capacity, frac float64) time.Duration {
 	return -1
 }
 
-func jain(xs ...float64) float64 {
-	sum, sq := 0.0, 0.0
-	for _, x := range xs {
-		sum += x
-		sq += x * x
-	}
-	if sq == 0 {
-		return 0
-	}
-	return sum * sum / (float64(len(xs)) * sq)
-}
-
 // shape is a link shape of the goals.
 type shape struct {
 	name  string
@@ -331,7 +319,7 @@ func TestAdaptiveTwoFlowsConverge(t *testing.T) {
 			capacity := float64(sh.rate) / 8
 			var fairAt time.Duration = -1
 			for at := 6 * time.Second; at <= 25*time.Second; at += 500 * time.Millisecond {
-				j := jain(s.rate(a, at-time.Second, at), s.rate(b, at-time.Second, at))
+				j := linkemu.Jain(s.rate(a, at-time.Second, at), s.rate(b, at-time.Second, at))
 				if j < 0.9 {
 					fairAt = -1
 				} else if fairAt < 0 {
@@ -340,7 +328,7 @@ func TestAdaptiveTwoFlowsConverge(t *testing.T) {
 			}
 			ra, rb := s.rate(a, 15*time.Second, 25*time.Second), s.rate(b, 15*time.Second, 25*time.Second)
 			t.Logf("fair from %v; seconds 15-25: %.0f%% and %.0f%% of the link, Jain %.3f",
-				fairAt-5*time.Second, 100*ra/capacity, 100*rb/capacity, jain(ra, rb))
+				fairAt-5*time.Second, 100*ra/capacity, 100*rb/capacity, linkemu.Jain(ra, rb))
 			if fairAt < 0 || fairAt > 15*time.Second {
 				t.Errorf("Jain >= 0.9 from %v after the second flow started, want within 10 s", fairAt-5*time.Second)
 			}

@@ -204,3 +204,17 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	i := int(q * float64(len(d)-1))
 	return d[max(0, min(i, len(d)-1))]
 }
+
+// Jain is Jain's fairness index of flows' shares: 1 when all are equal,
+// 1/n when one flow has everything, 0 when there is nothing to share.
+func Jain(xs ...float64) float64 {
+	sum, sq := 0.0, 0.0
+	for _, x := range xs {
+		sum += x
+		sq += x * x
+	}
+	if sq == 0 {
+		return 0
+	}
+	return sum * sum / (float64(len(xs)) * sq)
+}

@@ -168,34 +168,20 @@ func Run(ctx context.Context, sys system.System, shape Shape, starts []time.Dura
 		rates[i] = f.rate(from, end)
 		res.Flows = append(res.Flows, rates[i]/link)
 	}
-	res.Jain = Jain(rates...)
+	res.Jain = linkemu.Jain(rates...)
 	res.FairAfter = -1
 	for t := last + time.Second; t <= end; t += queryEvery {
 		var rs []float64
 		for _, f := range flows {
 			rs = append(rs, f.rate(t-time.Second, t))
 		}
-		if Jain(rs...) < 0.9 {
+		if linkemu.Jain(rs...) < 0.9 {
 			res.FairAfter = -1
 		} else if res.FairAfter < 0 {
 			res.FairAfter = t - last
 		}
 	}
 	return res, nil
-}
-
-// Jain is Jain's fairness index: 1 when all xs are equal, 1/n when one
-// has everything.
-func Jain(xs ...float64) float64 {
-	sum, sq := 0.0, 0.0
-	for _, x := range xs {
-		sum += x
-		sq += x * x
-	}
-	if sq == 0 {
-		return 0
-	}
-	return sum * sum / (float64(len(xs)) * sq)
 }
 
 // flow is one client connection and its receive curve.
