@@ -160,17 +160,7 @@ func (s *Sockets) CreateListenSocketP2P(virtualPort int, opts ...ConfigValue) (L
 	if m.listens[virtualPort] != nil {
 		return InvalidListenSocket, ErrVirtualPortInUse
 	}
-	for {
-		s.nextListen++
-		idx := s.nextListen & 0xffff
-		h := ListenSocket(idx | (s.nextListen>>16&0x7fff)<<16)
-		if idx == 0 || s.listens[h] != nil {
-			continue
-		}
-		ls.handle = h
-		break
-	}
-	s.listens[ls.handle] = ls
+	s.registerListenLocked(ls)
 	m.listens[virtualPort] = ls
 	return ls.handle, nil
 }

@@ -319,17 +319,7 @@ func (s *Sockets) createListenSocketIP(addr netip.AddrPort, opts []ConfigValue) 
 		pc.Close()
 		return InvalidListenSocket, net.ErrClosed
 	}
-	for {
-		s.nextListen++
-		idx := s.nextListen & 0xffff
-		h := ListenSocket(idx | (s.nextListen>>16&0x7fff)<<16)
-		if idx == 0 || s.listens[h] != nil {
-			continue
-		}
-		ls.handle = h
-		break
-	}
-	s.listens[ls.handle] = ls
+	s.registerListenLocked(ls)
 	s.mu.Unlock()
 	ls.udp.Start()
 	return ls.handle, nil
@@ -513,4 +503,20 @@ func connFlags(ec *engine.Conn, remote netip.AddrPort) ConnInfoFlags {
 		f |= ConnInfoFast
 	}
 	return f
+}
+
+// registerListenLocked gives ls a free listen-socket handle and records it.
+// Called with s.mu held.
+func (s *Sockets) registerListenLocked(ls *listenSocket) {
+	for {
+		s.nextListen++
+		idx := s.nextListen & 0xffff
+		h := ListenSocket(idx | (s.nextListen>>16&0x7fff)<<16)
+		if idx == 0 || s.listens[h] != nil {
+			continue
+		}
+		ls.handle = h
+		break
+	}
+	s.listens[ls.handle] = ls
 }
