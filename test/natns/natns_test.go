@@ -561,4 +561,81 @@ func TestRealNAT(t *testing.T) {
 	if d := time.Since(began); d > 2*time.Minute {
 		t.Errorf("the real-NAT test took %v, more than 2 minutes", d.Round(time.Second))
 	}
+	if gns := os.Getenv(gnsTestP2PEnv); gns != "" {
+		t.Run("GNS", func(t *testing.T) { testGNSBehindNATs(t, topo, gns) })
+	}
+}
+
+// gnsTestP2PEnv names a GameNetworkingSockets test_p2p binary; when set,
+// GNS peers run behind the same NATs, against mist peers and each other,
+// through the same mist serve node.
+const gnsTestP2PEnv = "MIST_GNS_TEST_P2P"
+
+// gnsRoute is test_p2p's route line, after its timestamp.
+var gnsRoute = regexp.MustCompile(`TEST ROUTE: addr=(\S+) type=(\S+)`)
+
+// startGNS runs test_p2p in namespace ns with its libraries beside it.
+func startGNS(t *testing.T, ns, bin string, args ...string) *process {
+	t.Helper()
+	env := []string{"LD_LIBRARY_PATH=" + filepath.Dir(bin), bin}
+	return start(t, ns, "/usr/bin/env", append(env, args...)...)
+}
+
+func testGNSBehindNATs(t *testing.T, topo *topology, gns string) {
+	sig := serverIP + ":" + signalPort
+	stunAddr := serverIP + ":" + stunPort
+	turnGNS := []string{"--turn-server", stunAddr, "--turn-username", turnUser, "--turn-password", turnPass}
+	turnMist := []string{"--turn", stunAddr, "--turn-user", turnUser, "--turn-pass", turnPass}
+	cone1, cone2 := topo.homes["cone1"], topo.homes["cone2"]
+	sym1, sym2 := topo.homes["sym1"], topo.homes["sym2"]
+	gnsCommon := func(id string) []string {
+		return []string{"--identity-local", id, "--signaling-server", sig, "--stun-server", stunAddr}
+	}
+	waitRegistered := func(t *testing.T, id string, p *process) {
+		if !topo.server.waitFor(`registered.*`+regexp.QuoteMeta(id), 0, 10*time.Second) {
+			t.Fatalf("%s never registered; its output:\n%s", id, p.output())
+		}
+	}
+	finish := func(t *testing.T, procs map[string]*process, want string) {
+		ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+		defer cancel()
+		for name, p := range procs {
+			code := p.wait(ctx)
+			out := p.output()
+			m := gnsRoute.FindAllStringSubmatch(out, -1)
+			if code != 0 || len(m) == 0 {
+				t.Errorf("%s: exit %d, route %v; output:\n%s", name, code, m, out)
+				continue
+			}
+			route := m[len(m)-1]
+			t.Logf("%s: exit 0, %s", name, route[0])
+			// A GNS peer prints a relayed route with no address.
+			if route[2] != want {
+				t.Errorf("%s: route type=%s, want %s", name, route[2], want)
+			}
+		}
+	}
+	t.Run("GNSListenerMistClientCones", func(t *testing.T) {
+		id := "str:gns-server-cone"
+		srv := startGNS(t, cone1.peers[0], gns, append([]string{"--server"}, gnsCommon(id)...)...)
+		waitRegistered(t, id, srv)
+		cli := start(t, cone2.peers[0], topo.bin, "p2p", "connect", "--identity", "str:mist-client-cone", "--signaling", sig,
+			"--stun", stunAddr, "--timeout", "8s", "--ticks", "20", id)
+		finish(t, map[string]*process{"gns listen": srv, "mist connect": cli}, "udp")
+	})
+	t.Run("MistListenerGNSClientSymmetricRelay", func(t *testing.T) {
+		id := "str:mist-server-sym"
+		srv := start(t, sym1.peers[0], topo.bin, append([]string{"p2p", "listen", "--identity", id, "--once", "--signaling", sig,
+			"--stun", stunAddr, "--timeout", "8s"}, turnMist...)...)
+		waitRegistered(t, id, srv)
+		cli := startGNS(t, sym2.peers[0], gns, append(append([]string{"--client", "--identity-remote", id}, gnsCommon("str:gns-client-sym")...), turnGNS...)...)
+		finish(t, map[string]*process{"mist listen": srv, "gns connect": cli}, "relay")
+	})
+	t.Run("TwoGNSPeersSymmetricRelay", func(t *testing.T) {
+		id := "str:gns-server-sym"
+		srv := startGNS(t, sym1.peers[0], gns, append(append([]string{"--server"}, gnsCommon(id)...), turnGNS...)...)
+		waitRegistered(t, id, srv)
+		cli := startGNS(t, sym2.peers[0], gns, append(append([]string{"--client", "--identity-remote", id}, gnsCommon("str:gns-client-sym2")...), turnGNS...)...)
+		finish(t, map[string]*process{"gns listen": srv, "gns connect": cli}, "relay")
+	})
 }
