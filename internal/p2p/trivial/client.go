@@ -80,6 +80,9 @@ func ServerAddr(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("trivial: empty signaling server address")
 	}
+	if strings.ContainsAny(s, "[],") {
+		return "", errors.New("trivial: bad signaling server address " + strconv.Quote(s))
+	}
 	return net.JoinHostPort(s, strconv.Itoa(DefaultPort)), nil
 }
 

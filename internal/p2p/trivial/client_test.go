@@ -341,7 +341,7 @@ func TestServerAddrs(t *testing.T) {
 	if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("ServerAddrs = %q, %v; want %q", got, err, want)
 	}
-	for _, bad := range []string{"", "a,,b", "a:1,", "a:99999,b"} {
+	for _, bad := range []string{"", "a,,b", "a:1,", "a:99999,b", "[", "a,]"} {
 		if got, err := ServerAddrs(bad); err == nil {
 			t.Errorf("ServerAddrs(%q) = %q, want an error", bad, got)
 		}
@@ -411,4 +411,39 @@ func TestClientSkipsUnreachableServer(t *testing.T) {
 	waitFor(t, "registration", func() bool { return srv.registered("str:alice") && srv.registered("str:bob") })
 	alice.Send("str:bob", []byte("hi"))
 	expect(t, bobCh, "str:alice", []byte("hi"))
+}
+
+func TestClientGoesRoundTheList(t *testing.T) {
+	first := startServer(t, "127.0.0.1:0")
+	second := startServer(t, "127.0.0.1:0")
+	list := first.addr() + "," + second.addr()
+	alice, _ := newClient(t, list, "str:alice")
+	waitFor(t, "alice at the first server", func() bool { return alice.Server() == first.addr() })
+	first.dropAll() // the first server stays up but loses alice
+	waitFor(t, "alice at the second server", func() bool { return alice.Server() == second.addr() })
+	_, bobCh := newClient(t, first.addr(), "str:bob")
+	second.stop()
+	waitFor(t, "alice back at the first server", func() bool { return first.registered("str:alice") && first.registered("str:bob") })
+	alice.Send("str:bob", []byte("round"))
+	expect(t, bobCh, "str:alice", []byte("round"))
+}
+
+func FuzzServerAddrs(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:10000", "a:1,b:2", "example.org, [::1]:3", "a,,b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		addrs, err := ServerAddrs(list)
+		if err != nil {
+			return
+		}
+		if len(addrs) != strings.Count(list, ",")+1 {
+			t.Fatalf("%q gave %d addresses", list, len(addrs))
+		}
+		for _, a := range addrs {
+			if again, err := ServerAddr(a); err != nil || again != a {
+				t.Fatalf("%q from %q does not parse back: %q, %v", a, list, again, err)
+			}
+		}
+	})
 }
