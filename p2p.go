@@ -100,13 +100,10 @@ func newP2PState(s *Sockets) *p2pState {
 }
 
 // startSignaling connects the built-in client for GNS's trivial signaling
-// protocol, registering the local identity.
-func (m *p2pState) startSignaling(server string) error {
-	addr, err := trivial.ServerAddr(server)
-	if err != nil {
-		return err
-	}
-	c, err := trivial.New(addr, m.s.identity.String(), func(_ string, blob []byte, ctx signaling.RecvContext) {
+// protocol, registering the local identity at the first reachable server
+// of a comma-separated list.
+func (m *p2pState) startSignaling(servers string) error {
+	c, err := trivial.New(servers, m.s.identity.String(), func(_ string, blob []byte, ctx signaling.RecvContext) {
 		m.s.receiveSignal(blob, ctx, true)
 	}, trivial.Options{})
 	if err != nil {

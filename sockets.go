@@ -54,7 +54,11 @@ type Config struct {
 	// SignalingServer, if set, is the host:port of a signaling server
 	// speaking GNS's trivial signaling protocol. The instance registers
 	// its identity there, ConnectP2P sends its signals through it, and
-	// P2P listen sockets receive connect requests from it.
+	// P2P listen sockets receive connect requests from it. A
+	// comma-separated list names several servers (nodes of one cluster):
+	// the instance uses the first reachable one and, when it goes away,
+	// registers at the next, going round the list with backoff.
+	// Connections already established do not need the server and stay up.
 	SignalingServer string
 }
 

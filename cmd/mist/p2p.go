@@ -87,7 +87,7 @@ func runP2P(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mist p2p "+mode, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.identity, "identity", "", "local identity (required), e.g. str:alice")
-	fs.StringVar(&o.signaling, "signaling", "localhost:10000", "trivial signaling server HOST:PORT")
+	fs.StringVar(&o.signaling, "signaling", "localhost:10000", "trivial signaling server HOST:PORT, or a comma-separated list to fail over along")
 	fs.StringVar(&o.stun, "stun", "", "STUN servers HOST:PORT[,...]")
 	fs.StringVar(&o.turn, "turn", "", "TURN server HOST:PORT")
 	fs.StringVar(&o.turnUser, "turn-user", "", "TURN user name")
@@ -131,7 +131,7 @@ func runP2P(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if strings.ContainsAny(o.identity, " \t") {
 		return bad("--identity may not contain spaces")
 	}
-	if _, err := trivial.ServerAddr(o.signaling); err != nil {
+	if _, err := trivial.ServerAddrs(o.signaling); err != nil {
 		return bad("--signaling %q: %v", o.signaling, err)
 	}
 	if o.vport < 0 || o.vport > 0xffff {

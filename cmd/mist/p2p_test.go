@@ -33,7 +33,8 @@ var testRoute = regexp.MustCompile(`TEST ROUTE: addr=(\S+) type=(local|udp|relay
 
 // TestP2PListenAndConnect runs `mist p2p listen --once` and `mist p2p
 // connect` against each other through mist's signaling server on this
-// machine: both must exit 0 and print a direct route.
+// machine: both must exit 0 and print a direct route. The connector's
+// --signaling list starts with a dead server.
 func TestP2PListenAndConnect(t *testing.T) {
 	if !hasLANAddress() {
 		t.Skip("no non-loopback address to run ICE on")
@@ -58,7 +59,13 @@ func TestP2PListenAndConnect(t *testing.T) {
 	for srv.Stats().RegisteredPeers < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	ccode := runP2P(ctx, []string{"connect", "--identity", "str:peer_client", "--signaling", addr, "--vport", "3", "--ticks", "30", "str:peer_server"}, &cout, &cerr)
+	// The connector is given a dead server first and moves on to the live one.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.Close()
+	ccode := runP2P(ctx, []string{"connect", "--identity", "str:peer_client", "--signaling", dead.Addr().String() + "," + addr, "--vport", "3", "--ticks", "30", "str:peer_server"}, &cout, &cerr)
 	var l int
 	select {
 	case l = <-lcode:
@@ -110,6 +117,7 @@ func TestP2PUsageErrors(t *testing.T) {
 		{"connect", "--identity", "str:a", "--relay-only", "str:b"},
 		{"connect", "--identity", "str:a", "--ticks", "0", "str:b"},
 		{"listen", "--identity", "str:a", "extra"},
+		{"listen", "--identity", "str:a", "--signaling", "127.0.0.1:10000,"},
 	} {
 		var out, errOut syncBuffer
 		if code := runP2P(context.Background(), args, &out, &errOut); code != 2 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,7 @@ type Stats struct {
 // Client is a connection to a trivial signaling server that reconnects
 // by itself. Its methods are safe for concurrent use.
 type Client struct {
-	addr    string
+	addrs   []string
 	local   string
 	handler Handler
 	opts    Options
@@ -59,6 +60,7 @@ type Client struct {
 	wake   chan struct{}
 	closed bool
 	conn   net.Conn
+	server string // address of conn, "" while not connected
 
 	done   chan struct{}
 	cancel context.CancelFunc
@@ -78,14 +80,33 @@ func ServerAddr(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("trivial: empty signaling server address")
 	}
+	if strings.ContainsAny(s, "[],") {
+		return "", errors.New("trivial: bad signaling server address " + strconv.Quote(s))
+	}
 	return net.JoinHostPort(s, strconv.Itoa(DefaultPort)), nil
 }
 
+// ServerAddrs parses a comma-separated list of server addresses, each as
+// ServerAddr accepts it.
+func ServerAddrs(list string) ([]string, error) {
+	var addrs []string
+	for _, s := range strings.Split(list, ",") {
+		a, err := ServerAddr(strings.TrimSpace(s))
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
+}
+
 // New starts a client registering local (an identity in text form) at
-// the server addr. Received signals go to handler, one at a time, from
-// the client's goroutine.
+// the first reachable server of addr, a comma-separated list. When that
+// server goes away the client moves on to the next one, round the list.
+// Received signals go to handler, one at a time, from the client's
+// goroutine.
 func New(addr, local string, handler Handler, opts Options) (*Client, error) {
-	a, err := ServerAddr(addr)
+	a, err := ServerAddrs(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +119,7 @@ func New(addr, local string, handler Handler, opts Options) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		addr: a, local: local, handler: handler, opts: opts,
+		addrs: a, local: local, handler: handler, opts: opts,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), cancel: cancel,
 	}
 	go c.run(ctx)
@@ -107,6 +128,14 @@ func New(addr, local string, handler Handler, opts Options) (*Client, error) {
 
 // Local is the identity the client registers.
 func (c *Client) Local() string { return c.local }
+
+// Server is the address of the server the client is connected to, or ""
+// while it is not connected.
+func (c *Client) Server() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.server
+}
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
@@ -190,23 +219,33 @@ func (c *Client) report(err error) {
 	}
 }
 
+// run connects to each server in turn: a failure moves on to the next
+// one at once, and only after a whole round without a lasting connection
+// does the client wait, with backoff, before going round again.
 func (c *Client) run(ctx context.Context) {
 	defer close(c.done)
 	backoff := minBackoff
+	next, failed := 0, 0
 	for ctx.Err() == nil {
-		conn, err := c.opts.Dial(ctx, "tcp", c.addr)
+		addr := c.addrs[next]
+		next = (next + 1) % len(c.addrs)
+		conn, err := c.opts.Dial(ctx, "tcp", addr)
 		if err == nil {
 			c.connects.Add(1)
 			start := time.Now()
-			err = c.serve(ctx, conn)
+			err = c.serve(ctx, addr, conn)
 			if time.Since(start) > maxBackoff {
-				backoff = minBackoff // the connection worked for a while
+				backoff, failed = minBackoff, 0 // the connection worked for a while
 			}
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		c.report(err)
+		if failed++; failed < len(c.addrs) {
+			continue
+		}
+		failed = 0
 		select {
 		case <-ctx.Done():
 			return
@@ -217,18 +256,18 @@ func (c *Client) run(ctx context.Context) {
 }
 
 // serve runs one TCP connection until it fails.
-func (c *Client) serve(ctx context.Context, conn net.Conn) error {
+func (c *Client) serve(ctx context.Context, addr string, conn net.Conn) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		conn.Close()
 		return net.ErrClosed
 	}
-	c.conn = conn
+	c.conn, c.server = conn, addr
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.conn = nil
+		c.conn, c.server = nil, ""
 		c.mu.Unlock()
 		conn.Close()
 	}()

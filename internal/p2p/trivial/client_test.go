@@ -3,6 +3,7 @@ package trivial
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -332,4 +333,117 @@ func ExampleAppendLine() {
 	line, _ := AppendLine(nil, "str:peer_server", []byte{0x0d, 0x44, 0x33})
 	fmt.Printf("%q\n", line)
 	// Output: "str:peer_server 0d4433\n"
+}
+
+func TestServerAddrs(t *testing.T) {
+	got, err := ServerAddrs("127.0.0.1:1, example.org ,[::1]:2")
+	want := []string{"127.0.0.1:1", "example.org:10000", "[::1]:2"}
+	if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("ServerAddrs = %q, %v; want %q", got, err, want)
+	}
+	for _, bad := range []string{"", "a,,b", "a:1,", "a:99999,b", "[", "a,]"} {
+		if got, err := ServerAddrs(bad); err == nil {
+			t.Errorf("ServerAddrs(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestClientFailsOverToNextServer(t *testing.T) {
+	first := startServer(t, "127.0.0.1:0")
+	second := startServer(t, "127.0.0.1:0")
+	list := first.addr() + "," + second.addr()
+
+	// Alice may reach the second server only once the test allows it, so
+	// her signal is certainly queued while she switches.
+	open := make(chan struct{})
+	d := &net.Dialer{}
+	ch := make(chan received, 100)
+	alice, err := New(list, "str:alice", func(from string, blob []byte, _ signaling.RecvContext) {
+		ch <- received{from, blob}
+	}, Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == second.addr() {
+			select {
+			case <-open:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return d.DialContext(ctx, network, addr)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alice.Close() })
+	bob, bobCh := newClient(t, list, "str:bob")
+	waitFor(t, "registration at the first server", func() bool {
+		return first.registered("str:alice") && first.registered("str:bob")
+	})
+	if alice.Server() != first.addr() || bob.Server() != first.addr() {
+		t.Fatalf("servers %q %q, want %q", alice.Server(), bob.Server(), first.addr())
+	}
+	alice.Send("str:bob", []byte("before"))
+	expect(t, bobCh, "str:alice", []byte("before"))
+
+	first.stop()
+	waitFor(t, "bob at the second server", func() bool { return second.registered("str:bob") })
+	waitFor(t, "alice disconnected", func() bool { return alice.Server() == "" })
+	alice.Send("str:bob", []byte("queued while switching"))
+	close(open)
+	waitFor(t, "alice at the second server", func() bool { return second.registered("str:alice") })
+	expect(t, bobCh, "str:alice", []byte("queued while switching"))
+	bob.Send("str:alice", []byte("back"))
+	expect(t, ch, "str:bob", []byte("back"))
+	if alice.Server() != second.addr() {
+		t.Fatalf("alice at %q, want %q", alice.Server(), second.addr())
+	}
+}
+
+func TestClientSkipsUnreachableServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	srv := startServer(t, "127.0.0.1:0")
+	alice, _ := newClient(t, dead+","+srv.addr(), "str:alice")
+	_, bobCh := newClient(t, srv.addr()+","+dead, "str:bob")
+	waitFor(t, "registration", func() bool { return srv.registered("str:alice") && srv.registered("str:bob") })
+	alice.Send("str:bob", []byte("hi"))
+	expect(t, bobCh, "str:alice", []byte("hi"))
+}
+
+func TestClientGoesRoundTheList(t *testing.T) {
+	first := startServer(t, "127.0.0.1:0")
+	second := startServer(t, "127.0.0.1:0")
+	list := first.addr() + "," + second.addr()
+	alice, _ := newClient(t, list, "str:alice")
+	waitFor(t, "alice at the first server", func() bool { return alice.Server() == first.addr() })
+	first.dropAll() // the first server stays up but loses alice
+	waitFor(t, "alice at the second server", func() bool { return alice.Server() == second.addr() })
+	_, bobCh := newClient(t, first.addr(), "str:bob")
+	second.stop()
+	waitFor(t, "alice back at the first server", func() bool { return first.registered("str:alice") && first.registered("str:bob") })
+	alice.Send("str:bob", []byte("round"))
+	expect(t, bobCh, "str:alice", []byte("round"))
+}
+
+func FuzzServerAddrs(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:10000", "a:1,b:2", "example.org, [::1]:3", "a,,b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		addrs, err := ServerAddrs(list)
+		if err != nil {
+			return
+		}
+		if len(addrs) != strings.Count(list, ",")+1 {
+			t.Fatalf("%q gave %d addresses", list, len(addrs))
+		}
+		for _, a := range addrs {
+			if again, err := ServerAddr(a); err != nil || again != a {
+				t.Fatalf("%q from %q does not parse back: %q, %v", a, list, again, err)
+			}
+		}
+	})
 }

@@ -11,7 +11,8 @@
 // not connected. Nothing else is ever sent: no acknowledgements, no
 // errors. Identities cannot contain spaces.
 //
-// The client reconnects whenever the connection fails (registering again),
+// The client reconnects whenever the connection fails (registering again,
+// at the next server when it was given several),
 // keeps at most MaxQueue unsent lines (dropping the oldest), and drops
 // received lines longer than MaxLineLength without buffering them.
 package trivial
