@@ -14,7 +14,7 @@ import (
 // call that names a signaling server or relays, so they come from outside.
 const (
 	EnvIdentity  = "MIST_IDENTITY"  // local identity, "steamid:<decimal SteamID>"
-	EnvSignaling = "MIST_SIGNALING" // trivial signaling server, host:port
+	EnvSignaling = "MIST_SIGNALING" // trivial signaling servers, host:port[,host:port...]
 	EnvSTUN      = "MIST_STUN"      // STUN servers, host:port[,host:port...]
 	EnvTURN      = "MIST_TURN"      // TURN servers, host:port[,host:port...]
 	EnvTURNUser  = "MIST_TURN_USER" // TURN user names, one per server
@@ -71,8 +71,14 @@ func SettingsFromEnv(getenv func(string) string) (steamID uint64, p P2PSettings,
 		TURNPass:  getenv(EnvTURNPass),
 	}
 	if p.Signaling != "" {
-		if _, err := trivial.ServerAddr(p.Signaling); err != nil || !strings.Contains(p.Signaling, ":") {
-			return 0, P2PSettings{}, fmt.Errorf("%s %q: want host:port", EnvSignaling, p.Signaling)
+		_, err := trivial.ServerAddrs(p.Signaling)
+		for _, a := range strings.Split(p.Signaling, ",") {
+			if !strings.Contains(a, ":") {
+				err = fmt.Errorf("no port in %q", a)
+			}
+		}
+		if err != nil {
+			return 0, P2PSettings{}, fmt.Errorf("%s %q: want host:port[,host:port...] (servers tried in turn)", EnvSignaling, p.Signaling)
 		}
 	}
 	if _, err := ice.ParseSTUNServers(p.STUN); err != nil {

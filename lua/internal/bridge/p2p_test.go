@@ -17,7 +17,7 @@ func envOf(vars map[string]string) func(string) string {
 func TestSettingsFromEnv(t *testing.T) {
 	id, p, err := SettingsFromEnv(envOf(map[string]string{
 		EnvIdentity:  " steamid:76561198000000001 ",
-		EnvSignaling: "127.0.0.1:10000",
+		EnvSignaling: "127.0.0.1:10000,[::1]:10001",
 		EnvSTUN:      "127.0.0.1:3478,stun:[::1]:3478",
 		EnvTURN:      "127.0.0.1:3478,127.0.0.1:3479",
 		EnvTURNUser:  "u1,u2",
@@ -26,7 +26,7 @@ func TestSettingsFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := P2PSettings{Signaling: "127.0.0.1:10000", STUN: "127.0.0.1:3478,stun:[::1]:3478",
+	want := P2PSettings{Signaling: "127.0.0.1:10000,[::1]:10001", STUN: "127.0.0.1:3478,stun:[::1]:3478",
 		TURN: "127.0.0.1:3478,127.0.0.1:3479", TURNUser: "u1,u2", TURNPass: "p1,p2"}
 	if id != 76561198000000001 || p != want {
 		t.Errorf("got %d %+v, want 76561198000000001 %+v", id, p, want)
@@ -49,6 +49,8 @@ func TestSettingsFromEnvRejects(t *testing.T) {
 		{map[string]string{EnvSignaling: "localhost"}, EnvSignaling},
 		{map[string]string{EnvSignaling: "127.0.0.1:65536"}, EnvSignaling},
 		{map[string]string{EnvSignaling: ":10000"}, EnvSignaling},
+		{map[string]string{EnvSignaling: "127.0.0.1:10000,localhost"}, EnvSignaling},
+		{map[string]string{EnvSignaling: "127.0.0.1:10000,"}, EnvSignaling},
 		{map[string]string{EnvSTUN: "stun.example.org"}, EnvSTUN},
 		{map[string]string{EnvSTUN: "127.0.0.1:0x10"}, EnvSTUN},
 		{map[string]string{EnvTURN: "127.0.0.1"}, EnvTURN},
