@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ func init() {
 
 const serveUsage = `Usage: mist serve [--addr IP] [--signal-port 10000] [--stun-port 3478]
                   [--turn-user U --turn-pass P | --turn-secret S | --no-turn]
-                  [--relay-ip IP] [--trust CA.pub] [--nats URL]
+                  [--relay-ip IP] [--trust CA.pub] [--nats URL] [--web ADDR]
 
 Runs what P2P peers need from a service, in one process: signaling on TCP
 (GNS's trivial signaling protocol, so GNS and mist peers can use it), and
@@ -58,6 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	nodeName := fs.String("node", "", "this node's name on NATS (default: random)")
 	statsInterval := fs.Duration("stats-interval", time.Minute, "how often counters are logged (0: never)")
 	level := fs.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+	web := fs.String("web", "", "serve the operator's live page and Prometheus /metrics on `ADDR` (host:port, :0 for a free port)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -114,6 +116,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		cfg.Trust = t
 	}
+	if *web != "" {
+		if _, _, err := net.SplitHostPort(*web); err != nil {
+			return bad("--web %q: want host:port or :port", *web)
+		}
+	}
 	if *statsInterval < 0 {
 		return bad("--stats-interval %v: give a positive duration, or 0 for never", *statsInterval)
 	}
@@ -141,6 +148,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "Signaling at %s\n", node.SignalAddr())
 	if a := node.STUNAddr(); a != nil {
 		fmt.Fprintf(stdout, "STUN/TURN at %s\n", a)
+	}
+	if *web != "" {
+		stop, err := serveOperatorPage(*web, node, stdout)
+		if err != nil {
+			node.Close()
+			fmt.Fprintf(stderr, "mist serve: --web: %v\n  Is the port in use? Choose another, or :0 for a free one.\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	if err := node.Run(ctx, *statsInterval); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "mist serve: %v\n", err)

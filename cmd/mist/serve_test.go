@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +36,7 @@ func TestServeBadUsage(t *testing.T) {
 		{[]string{"--turn-user", "a:b", "--turn-pass", "p"}, "may not contain ':'"},
 		{[]string{"--no-turn", "--relay-ip", "0.0.0.0"}, "--relay-ip"},
 		{[]string{"--no-turn", "stray"}, `unexpected argument "stray"`},
+		{[]string{"--no-turn", "--web", "8080"}, `--web "8080"`},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runServe(context.Background(), tc.args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tc.want) {
@@ -121,5 +125,45 @@ func TestServeFailsWhenNATSIsUnreachable(t *testing.T) {
 		"--no-turn", "--nats", url}, &out, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "cannot reach NATS at "+url) {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestServeWeb: --web prints the operator page's URL, which serves the
+// page and the node's metrics until the command stops.
+func TestServeWeb(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--addr", "127.0.0.1", "--signal-port", "0", "--no-turn", "--stun-port", "0", "--web", "127.0.0.1:0"}, &out, &errOut)
+	}()
+	url := regexp.MustCompile(`operator page on (http://\S+/) `)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := url.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("no operator page URL printed:\n%s%s", out.String(), errOut.String())
+	}
+	for path, want := range map[string]string{"": "<title>mist serve</title>", "metrics": "mist_service_registered_peers 0"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s%s lacks %q", base, path, want)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if _, err := http.Get(base); err == nil {
+		t.Error("the operator page still answers after the command stopped")
 	}
 }
