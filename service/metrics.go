@@ -11,6 +11,7 @@ type Collector struct {
 	forwarded, dropped, refused, limited, replaced *prometheus.Desc
 	allocations, allocationsTotal, authFailures    *prometheus.Desc
 	relayedBytes, relayedPackets                   *prometheus.Desc
+	clusterConnected                               *prometheus.Desc
 }
 
 // NewCollector makes the node's collector; register it with a
@@ -34,13 +35,14 @@ func NewCollector(n *Node) *Collector {
 		authFailures:     d("relay_auth_failures_total", "TURN requests refused for bad or missing credentials."),
 		relayedBytes:     d("relayed_bytes_total", "Payload bytes through relay sockets, both directions."),
 		relayedPackets:   d("relayed_packets_total", "Datagrams through relay sockets, both directions."),
+		clusterConnected: d("cluster_connected", "1 while a clustered node reaches NATS, 0 while it does not; absent on a standalone node."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.registered, c.signalsPerSec, c.forwarded, c.dropped,
-		c.refused, c.limited, c.replaced, c.allocations, c.allocationsTotal, c.authFailures, c.relayedBytes, c.relayedPackets} {
+		c.refused, c.limited, c.replaced, c.allocations, c.allocationsTotal, c.authFailures, c.relayedBytes, c.relayedPackets, c.clusterConnected} {
 		ch <- d
 	}
 }
@@ -73,4 +75,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.authFailures, r.AuthFailures)
 	counter(c.relayedBytes, r.RelayedBytes)
 	counter(c.relayedPackets, r.RelayedPackets)
+	if st.Clustered {
+		v := 0.0
+		if st.ClusterConnected {
+			v = 1
+		}
+		gauge(c.clusterConnected, v)
+	}
 }

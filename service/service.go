@@ -80,6 +80,9 @@ type Node struct {
 type Stats struct {
 	Signaling signaling.Stats
 	Relay     relay.Stats
+	// Clustered is whether the node joined others over NATS, and
+	// ClusterConnected whether it reaches NATS now.
+	Clustered, ClusterConnected bool
 }
 
 // Start binds the node's sockets and starts serving.
@@ -193,6 +196,9 @@ func (n *Node) STUNAddr() net.Addr {
 // Stats returns the node's counters now.
 func (n *Node) Stats() Stats {
 	st := Stats{Signaling: n.Signaling.Stats()}
+	if c, ok := n.cluster.(interface{ Connected() bool }); ok {
+		st.Clustered, st.ClusterConnected = true, c.Connected()
+	}
 	if n.Relay != nil {
 		st.Relay = n.Relay.Stats()
 	}

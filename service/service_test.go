@@ -150,6 +150,9 @@ func TestTwoNodesOverNATS(t *testing.T) {
 		return n
 	}
 	a, b := start("a"), start("b")
+	if st := a.Stats(); !st.Clustered || !st.ClusterConnected {
+		t.Fatalf("a clustered node reports clustered %v, connected %v", st.Clustered, st.ClusterConnected)
+	}
 	ac, _, areg := proven(t, a.SignalAddr().String(), authority, "str:alice")
 	bc, br, _ := proven(t, b.SignalAddr().String(), authority, "str:bob")
 	var got string

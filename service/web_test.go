@@ -138,6 +138,10 @@ func TestWebHandlerShowsRealTraffic(t *testing.T) {
 		}
 	}
 
+	if families["mist_service_cluster_connected"] != nil {
+		t.Error("a standalone node exports mist_service_cluster_connected")
+	}
+
 	resp, err = http.Get(web.URL + "/stats")
 	if err != nil {
 		t.Fatal(err)

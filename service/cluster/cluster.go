@@ -111,6 +111,10 @@ func (l *Link) subject(identity string) string {
 	return l.prefix + ".id." + hex.EncodeToString([]byte(identity))
 }
 
+// Connected reports whether the link currently reaches NATS (it
+// reconnects by itself after a loss).
+func (l *Link) Connected() bool { return l.nc.IsConnected() }
+
 // Registered subscribes to identity's subject and claims it.
 func (l *Link) Registered(identity string, at time.Time) {
 	sub, err := l.nc.Subscribe(l.subject(identity), func(m *nats.Msg) {
