@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +136,103 @@ func TestDemoDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the dashboard: %s (%d bytes; kept with go test -artifacts)", path, len(png))
+}
+
+// TestServeOperatorPageInBrowser: the page of `mist serve --web` shows the
+// registered peers and its signals chart grows while peers signal.
+func TestServeOperatorPageInBrowser(t *testing.T) {
+	exe := skipWithoutChromium(t)
+	sctx, stop := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runServe(sctx, []string{"--addr", "127.0.0.1", "--signal-port", "0", "--no-turn", "--stun-port", "0", "--web", "127.0.0.1:0"}, &out, &errOut)
+	}()
+	defer func() { stop(); <-done }()
+	pageURL := regexp.MustCompile(`operator page on (http://\S+/) `)
+	signalAddr := regexp.MustCompile(`Signaling at (\S+)\n`)
+	var base, sig string
+	for deadline := time.Now().Add(waitLimit); (base == "" || sig == "") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := pageURL.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+		if m := signalAddr.FindStringSubmatch(out.String()); m != nil {
+			sig = m[1]
+		}
+	}
+	if base == "" || sig == "" {
+		t.Fatalf("mist serve printed no page or signaling address:\n%s%s", out.String(), errOut.String())
+	}
+	// Two GNS-style peers: alice keeps signalling bob.
+	peer := func(id string) net.Conn {
+		c, err := net.Dial("tcp", sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.Write([]byte(id + "\n"))
+		return c
+	}
+	alice := peer("str:alice")
+	bob := peer("str:bob")
+	go io.Copy(io.Discard, bob)
+	signalling, quit := time.NewTicker(20*time.Millisecond), make(chan struct{})
+	defer func() { signalling.Stop(); close(quit) }()
+	go func() {
+		for {
+			select {
+			case <-quit:
+				return
+			case <-signalling.C:
+				alice.Write([]byte("str:bob 00ff\n"))
+			}
+		}
+	}()
+
+	ctx := browser(t, exe)
+	ctx, cancel := context.WithTimeout(ctx, 2*waitLimit)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base)); err != nil {
+		t.Fatalf("loading %s: %v", base, err)
+	}
+	var peers string
+	var err error
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline) && peers != "2"; time.Sleep(200 * time.Millisecond) {
+		if peers, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("peers").textContent`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if peers != "2" {
+		t.Fatalf("the page shows %q registered peers, want 2", peers)
+	}
+	const points = `Number(document.getElementById("c-sps").dataset.points || 0)`
+	var first, later int
+	if first, err = chromedp.Run(ctx, chromedp.Evaluate[int](points)); err != nil {
+		t.Fatal(err)
+	}
+	later = first
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline) && later < first+2; time.Sleep(250 * time.Millisecond) {
+		if later, err = chromedp.Run(ctx, chromedp.Evaluate[int](points)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if later < first+2 {
+		t.Fatalf("the signals chart went from %d to %d points; want it to grow", first, later)
+	}
+	rate, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("sps").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate == "–" || strings.HasPrefix(rate, "0 ") {
+		t.Errorf("the page shows %q signals per second while alice signals every 20 ms", rate)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.ArtifactDir(), "serve.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the operator page: %s", path)
 }
