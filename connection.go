@@ -37,19 +37,22 @@ type connection struct {
 	handle Conn
 	cfg    *configStore
 
-	mu         sync.Mutex
-	state      ConnState // may be internal (< 0) after the app closed it
-	apiClosed  bool      // the handle is gone for the application
-	inbound    bool
-	listen     ListenSocket
-	remote     Identity
-	remoteAddr netip.AddrPort
-	name       string
-	endReason  EndReason
-	endDebug   string
-	flags      ConnInfoFlags
-	lanes      int
-	tr         transport
+	mu sync.Mutex
+	// droppedQueueFull counts unreliable messages dropped because the
+	// receive queue was full (reliable ones are refused and resent).
+	droppedQueueFull uint64
+	state            ConnState // may be internal (< 0) after the app closed it
+	apiClosed        bool      // the handle is gone for the application
+	inbound          bool
+	listen           ListenSocket
+	remote           Identity
+	remoteAddr       netip.AddrPort
+	name             string
+	endReason        EndReason
+	endDebug         string
+	flags            ConnInfoFlags
+	lanes            int
+	tr               transport
 	// sock is the UDP socket the connection's datagrams arrive on, set
 	// before the handle is published; nil for socket pairs.
 	sock *engine.Socket

@@ -20,6 +20,10 @@ type ConnectionCounters struct {
 	DroppedInvalid, DroppedDuplicate, DecryptFailed uint64
 	// Retransmitted reliable segments and their bytes.
 	RetransmittedSegments, RetransmittedBytes uint64
+	// DroppedQueueFull counts unreliable messages dropped because the
+	// connection's receive queue was full (RecvBufferMessages or
+	// RecvBufferSize); reliable ones are refused and the peer resends them.
+	DroppedQueueFull uint64
 }
 
 // ConnectionObservation is one look at a connection.
@@ -75,6 +79,7 @@ func (s *Sockets) ObserveConnection(h Conn, lanes []LaneStatus) (ConnectionObser
 	default:
 		t.status(now, &o.Status, lanes)
 	}
+	o.Counters.DroppedQueueFull = c.droppedQueueFull
 	s.qmu.Lock()
 	o.ReceiveQueueMessages, o.ReceiveQueueBytes = c.queue.count, c.queue.bytes
 	s.qmu.Unlock()

@@ -96,3 +96,44 @@ func TestListenSocketCounters(t *testing.T) {
 	n, _ := s.ListenSocketCounters(ls)
 	t.Fatalf("counters %+v: no challenge and connect request seen", n)
 }
+
+// TestQueueFullDropsAreCounted: unreliable messages that find the receive
+// queue full are dropped and counted; reliable ones are not dropped (the
+// peer resends them once the application reads).
+func TestQueueFullDropsAreCounted(t *testing.T) {
+	p := newUDPPair(t, []ConfigValue{Int32Value(OptRecvBufferMessages, 4)}, nil)
+	for range 50 {
+		p.client.SendMessageToConnection(p.cconn, []byte("unreliable"), SendUnreliable|SendNoNagle)
+	}
+	var o ConnectionObservation
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		o, _ = p.server.ObserveConnection(p.sconn, nil)
+		if o.Counters.DroppedQueueFull > 0 && o.ReceiveQueueMessages == 4 {
+			break
+		}
+	}
+	if o.ReceiveQueueMessages != 4 || o.Counters.DroppedQueueFull == 0 || o.Counters.DroppedQueueFull > 46 {
+		t.Fatalf("queue holds %d messages, %d counted as dropped; want 4 held and the rest (up to 46) dropped",
+			o.ReceiveQueueMessages, o.Counters.DroppedQueueFull)
+	}
+	dropped := o.Counters.DroppedQueueFull
+	p.client.SendMessageToConnection(p.cconn, []byte("reliable"), SendReliable)
+	time.Sleep(100 * time.Millisecond)
+	if o, _ = p.server.ObserveConnection(p.sconn, nil); o.Counters.DroppedQueueFull != dropped {
+		t.Errorf("a refused reliable message counted as dropped (%d, was %d)", o.Counters.DroppedQueueFull, dropped)
+	}
+	buf := make([]*Message, 8)
+	got := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && got < 5; time.Sleep(5 * time.Millisecond) {
+		n := p.server.ReceiveMessagesOnConnection(p.sconn, buf)
+		for _, m := range buf[:max(n, 0)] {
+			if string(m.Data) == "reliable" {
+				got = 5
+			}
+			m.Release()
+		}
+	}
+	if got != 5 {
+		t.Error("the refused reliable message never arrived after the queue drained")
+	}
+}

@@ -69,6 +69,9 @@ func (t *udpConn) Deliver(rm reliability.Message, arrived time.Time) bool {
 	if t.c.deliver(m, t.maxMsgs, t.maxBytes) {
 		return true
 	}
+	if !rm.Reliable {
+		t.c.droppedQueueFull++
+	}
 	// Refused: the session keeps ownership of a payload it gave.
 	if !rm.Lent {
 		m.Data, m.pooled = nil, false

@@ -25,7 +25,7 @@ type Collector struct {
 
 	connections, listenSockets                                    *prometheus.Desc
 	sentBytes, recvBytes, sentPackets, recvPackets                *prometheus.Desc
-	retransSegments, retransBytes, dropped                        *prometheus.Desc
+	retransSegments, retransBytes, dropped, droppedMessages       *prometheus.Desc
 	challenges, connectRequests                                   *prometheus.Desc
 	pendingReliable, pendingUnreliable, unacked, queueTime        *prometheus.Desc
 	recvQueueMessages, recvQueueBytes, pingMax, qualityLocalWorst *prometheus.Desc
@@ -63,6 +63,7 @@ func NewCollector(s *mist.Sockets, constLabels prometheus.Labels) *Collector {
 		retransSegments:   d("retransmitted_segments_total", "Reliable segments sent again."),
 		retransBytes:      d("retransmitted_bytes_total", "Bytes of reliable segments sent again."),
 		dropped:           d("dropped_packets_total", "Datagrams dropped, by reason.", "reason"),
+		droppedMessages:   d("dropped_messages_total", "Received messages dropped, by reason (receive_queue_full: unreliable messages that found the application's receive queue full).", "reason"),
 		challenges:        d("handshake_challenges_sent_total", "Challenges sent by listen sockets in answer to connection attempts."),
 		connectRequests:   d("handshake_connect_requests_total", "Connection requests with a valid challenge received by listen sockets."),
 		pendingReliable:   d("pending_reliable_bytes", "Reliable bytes queued and not yet sent, over all connections."),
@@ -79,7 +80,7 @@ func NewCollector(s *mist.Sockets, constLabels prometheus.Labels) *Collector {
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.listenSockets, c.sentBytes, c.recvBytes, c.sentPackets,
-		c.recvPackets, c.retransSegments, c.retransBytes, c.dropped, c.challenges, c.connectRequests,
+		c.recvPackets, c.retransSegments, c.retransBytes, c.dropped, c.droppedMessages, c.challenges, c.connectRequests,
 		c.pendingReliable, c.pendingUnreliable, c.unacked, c.queueTime, c.recvQueueMessages, c.recvQueueBytes,
 		c.pingMax, c.qualityLocalWorst} {
 		ch <- d
@@ -175,6 +176,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, total.DecryptFailed, "decrypt_failed")
 	counter(c.dropped, lt.DroppedInvalid, "listener_invalid")
 	counter(c.dropped, lt.BadChallenges, "bad_challenge")
+	counter(c.droppedMessages, total.DroppedQueueFull, "receive_queue_full")
 	counter(c.challenges, lt.ChallengesSent)
 	counter(c.connectRequests, lt.ConnectRequests)
 	gauge(c.pendingReliable, float64(pendRel))
@@ -197,6 +199,7 @@ func addCounters(dst *mist.ConnectionCounters, n mist.ConnectionCounters) {
 	dst.DecryptFailed += n.DecryptFailed
 	dst.RetransmittedSegments += n.RetransmittedSegments
 	dst.RetransmittedBytes += n.RetransmittedBytes
+	dst.DroppedQueueFull += n.DroppedQueueFull
 }
 
 func addListenCounters(dst *mist.ListenSocketCounters, n mist.ListenSocketCounters) {
