@@ -443,6 +443,20 @@ func (p *p2pTransport) onReceive(gen int, b []byte) {
 	}
 }
 
+// pollP2P reads the datagrams already queued on the ICE route's socket on
+// the caller's goroutine (see receive's busy polling); false if c has no
+// such route.
+func (c *connection) pollP2P() bool {
+	c.mu.Lock()
+	p, ok := c.tr.(*p2pTransport)
+	var sess *ice.Session
+	if ok {
+		sess = p.ice
+	}
+	c.mu.Unlock()
+	return sess != nil && sess.Poll()
+}
+
 // checkConfirmed moves FindingRoute to Connected once a data packet
 // decrypted and a route is selected.
 func (p *p2pTransport) checkConfirmed(now time.Time) {
@@ -754,7 +768,5 @@ func (ip *icePath) WriteDatagrams(ds [][]byte) {
 	if s == nil || ip.route.Kind == ice.RouteNone {
 		return
 	}
-	for _, d := range ds {
-		s.Send(d)
-	}
+	s.SendBatch(ds)
 }

@@ -86,9 +86,9 @@ const maxPollSockets = 4
 // handled any datagrams.
 func (s *Sockets) pollInline(in inbox) bool {
 	if c, ok := in.(*connection); ok && c.sock == nil {
-		// Nothing to read here (P2P, socket pairs): skip the buffer,
+		// No socket of its own (P2P, socket pairs): skip the buffer,
 		// which escapes through the interface call.
-		return false
+		return c.pollP2P()
 	}
 	var buf [maxPollSockets]*engine.Socket
 	got := false

@@ -196,3 +196,30 @@ func normalise(ap netip.AddrPort) netip.AddrPort {
 	}
 	return ap
 }
+
+// Wrap gives batched I/O (sendmmsg and recvmmsg, GSO where opts allow) on a
+// socket opened elsewhere, with opts' socket buffer sizes. The socket stays
+// its opener's: it may keep reading and writing it directly, and closing it
+// closes the result too.
+func Wrap(conn *net.UDPConn, opts *Options) (*UDPConn, error) {
+	o := opts.orDefault()
+	if o.SocketBuffer >= 0 {
+		size := o.SocketBuffer
+		if size == 0 {
+			size = DefaultSocketBuffer
+		}
+		setBuffers(conn, size, o.Logger)
+	}
+	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	c := &UDPConn{
+		conn:   conn,
+		local:  netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
+		single: o.SingleDatagram || runtime.GOOS != "linux",
+	}
+	if !c.single {
+		if err := c.batchIO(o); err != nil {
+			return nil, fmt.Errorf("endpoint: %w", err)
+		}
+	}
+	return c, nil
+}

@@ -328,3 +328,62 @@ func TestReadNeedsBuffer(t *testing.T) {
 		}
 	}
 }
+
+// Wrap batches writes on a socket its opener keeps reading and writing.
+func TestWrapSharesSocket(t *testing.T) {
+	raw, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	w, err := Wrap(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := Listen(netip.MustParseAddrPort("127.0.0.1:0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if w.LocalAddr() != raw.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Fatalf("LocalAddr %v, socket %v", w.LocalAddr(), raw.LocalAddr())
+	}
+	var ms []Packet
+	for i := range 10 {
+		ms = append(ms, Packet{Buf: []byte(fmt.Sprintf("wrapped %d", i)), Addr: peer.LocalAddr()})
+	}
+	if n, err := w.WriteBatch(ms); n != len(ms) || err != nil {
+		t.Fatalf("WriteBatch: %d, %v", n, err)
+	}
+	got := make([]Packet, 16)
+	for i := range got {
+		got[i].Buf = make([]byte, 64)
+	}
+	seen := 0
+	for seen < len(ms) {
+		peer.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := peer.ReadBatch(got)
+		if err != nil {
+			t.Fatalf("after %d: %v", seen, err)
+		}
+		for _, p := range got[:n] {
+			if want := fmt.Sprintf("wrapped %d", seen); string(p.Buf) != want || p.Addr != w.LocalAddr() {
+				t.Fatalf("got %q from %v, want %q from %v", p.Buf, p.Addr, want, w.LocalAddr())
+			}
+			seen++
+		}
+		for i := range got {
+			got[i].Buf = got[i].Buf[:cap(got[i].Buf)]
+		}
+	}
+	// The opener's own reads still see datagrams.
+	if _, err := peer.WriteBatch([]Packet{{Buf: []byte("back"), Addr: w.LocalAddr()}}); err != nil {
+		t.Fatal(err)
+	}
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 16)
+	n, _, err := raw.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "back" {
+		t.Fatalf("opener read %q, %v", buf[:n], err)
+	}
+}

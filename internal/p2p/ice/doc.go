@@ -43,6 +43,17 @@
 //	// s.Send(packet):        an SNP packet to the peer on the selected pair
 //	// s.Close():             when the connection is done with ICE
 //
+// # Data path
+//
+// On a route over one of our own sockets (a host or server-reflexive local
+// candidate; relay routes stay on pion's path), data bypasses pion: the
+// socket reader pion runs hands SNP data packets from the selected peer
+// straight to OnReceive, SendBatch writes with sendmmsg (GSO where the
+// kernel offers it) through internal/endpoint, and Poll lets a
+// busy-polling receiver read queued data on its own goroutine. Whatever
+// Poll reads that is not the route's data (STUN, TURN, other addresses)
+// is handed back to pion's reader.
+//
 // Tests run sessions over real loopback sockets and over in-process
 // internets with NAT gateways (internal/p2p/natsim).
 package ice
