@@ -226,33 +226,10 @@ func BenchmarkVictimUnderChallengeFlood(b *testing.B) {
 					}
 				}
 			}()
-			payload := make([]byte, 64)
-			out := make([]*Message, 1)
-			rtts := make([]time.Duration, 0, 1024)
-			start := time.Now()
-			for b.Loop() {
-				t0 := time.Now()
-				p.client.SendMessageToConnection(p.cconn, payload, SendReliable|SendNoNagle)
-				for {
-					n, err := p.client.ReceiveMessagesOnConnectionWait(context.Background(), p.cconn, out)
-					if err != nil || n < 0 {
-						b.Fatal("client connection gone")
-					}
-					if n == 1 {
-						out[0].Release()
-						break
-					}
-				}
-				rtts = append(rtts, time.Since(t0))
-			}
-			elapsed := time.Since(start)
+			elapsed := victimRoundTrips(b, p.client, p.cconn)
 			close(stop)
 			cancel()
 			wg.Wait()
-			slices.Sort(rtts)
-			pct := func(q float64) float64 { return float64(rtts[int(q*float64(len(rtts)-1))].Microseconds()) }
-			b.ReportMetric(pct(0.5), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
 			b.ReportMetric(float64(flooded.Load())/elapsed.Seconds(), "flood-pkt/s")
 		})
 	}
@@ -328,33 +305,10 @@ func BenchmarkVictimUnderPeerFlood(b *testing.B) {
 					}
 				}
 			}()
-			payload := make([]byte, 64)
-			out := make([]*Message, 1)
-			rtts := make([]time.Duration, 0, 1024)
-			start := time.Now()
-			for b.Loop() {
-				t0 := time.Now()
-				p.client.SendMessageToConnection(p.cconn, payload, SendReliable|SendNoNagle)
-				for {
-					n, err := p.client.ReceiveMessagesOnConnectionWait(context.Background(), p.cconn, out)
-					if err != nil || n < 0 {
-						b.Fatal("client connection gone")
-					}
-					if n == 1 {
-						out[0].Release()
-						break
-					}
-				}
-				rtts = append(rtts, time.Since(t0))
-			}
-			elapsed := time.Since(start)
+			elapsed := victimRoundTrips(b, p.client, p.cconn)
 			close(stop)
 			cancel()
 			wg.Wait()
-			slices.Sort(rtts)
-			pct := func(q float64) float64 { return float64(rtts[int(q*float64(len(rtts)-1))].Microseconds()) }
-			b.ReportMetric(pct(0.5), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
 			b.ReportMetric(float64(flooded.Load())/elapsed.Seconds(), "flood-msg/s")
 		})
 	}
@@ -401,4 +355,34 @@ func BenchmarkP2PSendReceive(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/msg")
+}
+
+// victimRoundTrips times one 64-byte reliable echo per benchmark iteration
+// on c, reports the p50 and p99 round trips and returns the time taken.
+func victimRoundTrips(b *testing.B, s *Sockets, c Conn) time.Duration {
+	payload := make([]byte, 64)
+	out := make([]*Message, 1)
+	rtts := make([]time.Duration, 0, 1024)
+	start := time.Now()
+	for b.Loop() {
+		t0 := time.Now()
+		s.SendMessageToConnection(c, payload, SendReliable|SendNoNagle)
+		for {
+			n, err := s.ReceiveMessagesOnConnectionWait(context.Background(), c, out)
+			if err != nil || n < 0 {
+				b.Fatal("client connection gone")
+			}
+			if n == 1 {
+				out[0].Release()
+				break
+			}
+		}
+		rtts = append(rtts, time.Since(t0))
+	}
+	elapsed := time.Since(start)
+	slices.Sort(rtts)
+	pct := func(q float64) float64 { return float64(rtts[int(q*float64(len(rtts)-1))].Microseconds()) }
+	b.ReportMetric(pct(0.5), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+	return elapsed
 }
